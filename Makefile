@@ -1,0 +1,42 @@
+# Hotline — set-up, demo and tests. `make serve` and `make test` are the two quick-start commands.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml scripts/setup.sh | cksum | cut -d' ' -f1)
+
+.PHONY: setup serve build test test-fast lint browser bench bench-public clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
+	@rm -f $(VENV)/.installed-*; touch $@
+
+## serve the built-in telecom demo (builds the models on first run, with progress)
+serve: setup
+	$(BIN)/hotline serve
+
+build: setup
+	$(BIN)/hotline build
+
+## the whole test suite (installs Debian's chromium for the browser test when run as root)
+test: setup browser lint
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+lint: setup
+	$(BIN)/ruff check .
+
+browser:
+	@bash scripts/ensure-chromium.sh
+
+bench: setup
+	$(BIN)/hotline bench speed
+
+bench-public: setup
+	$(BIN)/hotline bench public
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

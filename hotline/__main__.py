@@ -1,0 +1,4 @@
+from hotline.cli import main
+import sys
+
+sys.exit(main())

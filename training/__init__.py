@@ -1,0 +1,1 @@
+"""Hotline training layer."""

@@ -1,0 +1,111 @@
+"""``hotline build``: generate the corpus, train the default classifier, build the FAQ index.
+
+Artefacts are written into a fresh versioned folder ``<home>/builds/<timestamp>/`` and then the
+``<home>/classifier`` and ``<home>/index`` links are switched atomically, so a running server keeps
+serving the old models until it reloads (``POST /v1/admin/reload``) — no downtime.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Settings
+from training.io import write_jsonl
+
+__all__ = ["build_default", "is_built", "switch_link", "split_corpus"]
+
+logger = logging.getLogger(__name__)
+
+
+def is_built(settings: Settings) -> bool:
+    return (settings.classifier_dir / "meta.json").is_file() and (settings.index_dir / "meta.json").is_file()
+
+
+def switch_link(link: Path, target: Path) -> None:
+    """Point ``link`` at ``target`` atomically (rename of a fresh symlink over the old one)."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.exists() and not link.is_symlink():
+        raise FileExistsError(f"{link} is a real folder, not a link Hotline manages; move it away and rebuild")
+    tmp = link.with_name(f".{link.name}.tmp{os.getpid()}")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(os.path.relpath(target, link.parent), tmp)
+    os.replace(tmp, link)
+
+
+def split_corpus(records: list[dict[str, Any]], *, holdout: float = 0.1, seed: int = 7):
+    """Per-label split of generated records into train and held-out lists (deterministic)."""
+    import random
+
+    rng = random.Random(seed)
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_label.setdefault(r["label"], []).append(r)
+    train, held = [], []
+    for label in sorted(by_label):
+        rows = by_label[label][:]
+        rng.shuffle(rows)
+        k = int(len(rows) * holdout)
+        held += rows[:k]
+        train += rows[k:]
+    return train, held
+
+
+def _step(n: int, total: int, what: str) -> float:
+    logger.info("[%d/%d] %s …", n, total, what)
+    return time.perf_counter()
+
+
+def build_default(settings: Settings, *, per_code: int = 400, seed: int = 13, encoder: str | None = None,
+                  builder: str = "complaint.ensemble.v1") -> dict[str, Any]:
+    """Build the shipped telecom demo: corpus → classifier → FAQ index. Returns a summary with metrics."""
+    from index.faq_index import FaqIndex
+    from index.kb import KnowledgeBase
+    from models.encoders import load_encoder
+    from training.generate import CorpusGenerator
+    from training.train import train_classifier
+
+    encoder = encoder or settings.encoder
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    out = settings.home / "builds" / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    total = 4
+    summary: dict[str, Any] = {"build": str(out), "encoder": encoder}
+
+    t = _step(1, total, f"generating the training corpus ({per_code} per code, seed {seed})")
+    gen = CorpusGenerator(seed=seed, per_code=per_code)
+    gen.warm_up()
+    records = gen.run()["records"]
+    train, held = split_corpus(records)
+    write_jsonl(train, out / "data" / "train.jsonl")
+    write_jsonl(held, out / "data" / "heldout.jsonl")
+    summary["corpus"] = {"train": len(train), "heldout": len(held), "seconds": round(time.perf_counter() - t, 1)}
+
+    t = _step(2, total, f"training the classifier {builder} on {len(train)} utterances")
+    checks = settings.data_dir / "checks"
+    metrics = train_classifier(
+        out / "data" / "train.jsonl", out / "classifier", builder=builder, encoder=encoder,
+        eval_sets={"heldout_generated": out / "data" / "heldout.jsonl",
+                   "handwritten": checks / "classify_handwritten.jsonl",
+                   "work_orders": checks / "work_orders.jsonl"},
+    )
+    summary["classifier"] = {"metrics": metrics, "seconds": round(time.perf_counter() - t, 1)}
+
+    t = _step(3, total, f"building the FAQ index with encoder {encoder}")
+    kb = KnowledgeBase.from_jsonl(settings.data_dir / "kb" / "faq.jsonl")
+    index = FaqIndex.build(kb, load_encoder(encoder))
+    index.save(out / "index")
+    summary["index"] = {"entries": len(kb), "seconds": round(time.perf_counter() - t, 1)}
+
+    _step(4, total, f"switching {settings.home}/classifier and /index to the new build")
+    (out / "build.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    switch_link(settings.classifier_dir, out / "classifier")
+    switch_link(settings.index_dir, out / "index")
+    logger.info("build ready in %s", out)
+    return summary
