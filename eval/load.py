@@ -398,7 +398,8 @@ def run_load(settings: Settings, *, calls: int = 50, utterances_per_call: int = 
         stream: Each call also watches its WebSocket stream, as an open widget would.
         server: ``"process"`` (child uvicorn process; the realistic setting) or ``"thread"`` (in this
             process; quicker to start, but the load generator then shares the server's GIL).
-        profile: With ``server="process"``, record the server with py-spy into this file (flame graph SVG).
+        profile: With ``server="process"``, record the server with py-spy into this file: a flame graph SVG, or
+            collapsed stacks when the name ends in ``.txt``. Idle (waiting) threads are included.
 
     Returns:
         ``{"utterance_ms": {"p50", "p95", "p99", "max", "mean", "n"}, "errors", "dropped", "ws_dropped", …}``.
@@ -427,13 +428,16 @@ def run_load(settings: Settings, *, calls: int = 50, utterances_per_call: int = 
             ps = psutil.Process(pid)
             spy = None
             if profile is not None:
-                spy = subprocess.Popen(["py-spy", "record", "-p", str(pid), "-o", str(profile), "-r", "250",
-                                        "--nonblocking", "-t"])
+                fmt = "raw" if str(profile).endswith(".txt") else "flamegraph"
+                spy = subprocess.Popen([_py_spy(), "record", "-p", str(pid), "-o", str(profile), "-r", "250",
+                                        "--nonblocking", "--threads", "--idle", "-f", fmt])
                 time.sleep(1.0)
-            t = ps.cpu_times()
+            t, c = ps.cpu_times(), time.process_time()
             raw = asyncio.run(_drive(base, **kw))
-            t2 = ps.cpu_times()
+            t2, c2 = ps.cpu_times(), time.process_time()
             cpu["server_cpu_s"] = round((t2.user + t2.system) - (t.user + t.system), 3)
+            # the load generator itself: near 1.0 means the client, not the server, limits the numbers
+            cpu["client_cpu_utilisation"] = round((c2 - c) / raw["wall_s"], 2) if raw["wall_s"] else None
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 try:
@@ -476,6 +480,16 @@ def run_load(settings: Settings, *, calls: int = 50, utterances_per_call: int = 
     return result
 
 
+def _py_spy() -> str:
+    """The py-spy executable: on PATH or beside this interpreter (a virtualenv's bin/)."""
+    import shutil
+
+    found = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise FileNotFoundError("py-spy is not installed; pip install py-spy (profiling needs ptrace rights)")
+    return found
+
+
 def _table(r: dict[str, Any]) -> str:
     rows = [("requests", "n", "p50 ms", "p95 ms", "p99 ms", "max ms")]
     for key in ("utterance_ms", "create_ms", "get_ms", "end_ms"):
@@ -483,7 +497,7 @@ def _table(r: dict[str, Any]) -> str:
         if p.get("n"):
             rows.append((key[:-3], str(p["n"]), f"{p['p50']:.1f}", f"{p['p95']:.1f}", f"{p['p99']:.1f}", f"{p['max']:.1f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths))) for row in rows]
+    lines = ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths, strict=True))) for row in rows]
     lines.insert(1, "-" * len(lines[0]))
     verdict = "meets" if r["meets_target"] else "MISSES"
     lines += [
@@ -493,7 +507,8 @@ def _table(r: dict[str, Any]) -> str:
         f"posted {r['utterances_posted']}, accepted {r['utterances_accepted']}, errors {r['errors']}, "
         f"dropped {r['dropped']}, stream dropped {r['ws_dropped']} (stream errors {r['ws_errors']})",
         f"throughput {r['utterances_per_s']} utterances/s over {r['wall_s']} s"
-        + (f"; server CPU {r['server_cpu_ms_per_utterance']} ms/utterance, utilisation {r['server_cpu_utilisation']} cores"
+        + (f"; server CPU {r['server_cpu_ms_per_utterance']} ms/utterance, utilisation {r['server_cpu_utilisation']} cores, "
+           f"load generator {r['client_cpu_utilisation']} cores"
            if "server_cpu_ms_per_utterance" in r else ""),
         f"utterance p99 {r['utterance_ms'].get('p99')} ms: {verdict} the {r['target_p99_ms']:.0f} ms target",
     ]
@@ -511,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-stream", action="store_true", help="do not open a WebSocket per call")
     ap.add_argument("--server", choices=["process", "thread"], default="process")
-    ap.add_argument("--profile", type=Path, default=None, help="py-spy flame graph of the server (SVG path)")
+    ap.add_argument("--profile", type=Path, default=None, help="py-spy profile of the server: flame graph .svg, or collapsed stacks .txt")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     settings = Settings(home=args.home) if args.home else Settings()

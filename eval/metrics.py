@@ -128,7 +128,7 @@ def mean_ranking_metrics(rankings: list[list[str]], relevant: list[set[str] | li
     n = len(rankings)
     out: dict[str, float] = {}
     for k in ks:
-        out[f"recall@{k}"] = float(np.mean([recall_at_k(r, g, k) for r, g in zip(rankings, relevant)])) if n else 0.0
-    out["mrr@10"] = float(np.mean([reciprocal_rank(r, g, 10) for r, g in zip(rankings, relevant)])) if n else 0.0
-    out["ndcg@10"] = float(np.mean([ndcg_at_k(r, g, 10) for r, g in zip(rankings, relevant)])) if n else 0.0
+        out[f"recall@{k}"] = float(np.mean([recall_at_k(r, g, k) for r, g in zip(rankings, relevant, strict=True)])) if n else 0.0
+    out["mrr@10"] = float(np.mean([reciprocal_rank(r, g, 10) for r, g in zip(rankings, relevant, strict=True)])) if n else 0.0
+    out["ndcg@10"] = float(np.mean([ndcg_at_k(r, g, 10) for r, g in zip(rankings, relevant, strict=True)])) if n else 0.0
     return out

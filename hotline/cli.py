@@ -116,7 +116,9 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     kb = KnowledgeBase.from_jsonl(args.kb)
     index = FaqIndex.build(kb, load_encoder(args.encoder or settings.encoder), index_type=args.index_type)
     index.save(args.out)
-    _print_json({"out": str(args.out), "entries": len(kb), **index.describe()})
+    meta = index.meta
+    _print_json({"out": str(args.out), "entries": len(kb), "encoder": meta.get("encoder"),
+                 "threshold": meta.get("threshold"), "fields": meta.get("fields")})
     return 0
 
 
@@ -292,12 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    # some libraries reset their own logger level on import; keep their chatter below WARNING out
+    return record.levelno >= logging.WARNING or record.name.split(".")[0] not in ("jieba", "faiss", "httpx", "bm25s")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("jieba", "faiss", "httpx", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger().handlers[0].addFilter(_quiet_libraries)
     try:
         return int(args.func(args) or 0)
     except HotlineError as e:

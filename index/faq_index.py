@@ -2,12 +2,12 @@
 
 How a query is scored (all vectorised over the KB):
 
-1. **Dense**: one vector per field item (the question, each similar question, optionally the answer);
-   an entry's cosine is the max over its rows (so one FAQ appears once however many paraphrases it has).
-2. **Lexical**: BM25 over the entry's tokens (question + similar questions), divided by the query's best
-   BM25 so it lies in [0, 1].
-3. **Category** (optional): the classifier's probability of the entry's category.
-4. ``fused = w_cos·cos + w_bm25·bm25_norm + w_category·p(category)``.
+1. **Dense**: one vector per field item (the question, each similar question, the answer); an entry's
+   dense score is the max cosine over its question/similar rows (one FAQ appears once however many
+   paraphrases it has), blended 0.7/0.3 with its answer row's cosine.
+2. **Lexical**: BM25 over the entry's words + their characters (question, similar questions, answer).
+3. Both are z-scored per query over the KB, so encoders with compressed cosine ranges and BM25 share a scale.
+4. ``fused = w_cos·z(dense) + w_bm25·z(bm25) + w_category·p(entry's category)`` (classifier probs, optional).
 5. **No answer**: a logistic model over features of the top hit (its cosine, fused score, margins over the
    runner-up, IDF-weighted term coverage, raw BM25) gives ``confidence`` = P(top hit is right); below the
    threshold the result says ``no_answer``.
@@ -175,7 +175,7 @@ class FaqIndex:
     def build(cls, kb: KnowledgeBase, encoder: Encoder, *, segmenter: Segmenter | None = None,
               fields: Sequence[str] = DEFAULT_FIELDS, bm25_fields: Sequence[str] = DEFAULT_BM25_FIELDS,
               index_type: str = "auto", weights: FusionWeights | None = None,
-              target_precision: float = 0.9, target_reject: float | None = None,
+              target_precision: float = 0.9, target_reject: float | None = None, min_answer_rate: float = 0.5,
               unanswerable_prior: float = 0.25,
               offtopic: Sequence[str] | str | Path | None = None, calibrate: bool = True,
               max_calibration_queries: int = 3000, seed: int = 0) -> FaqIndex:
@@ -192,6 +192,8 @@ class FaqIndex:
             target_precision: precision of answered queries the abstention threshold aims for.
             target_reject: instead, the share of simulated unanswerable queries to abstain on (overrides
                 ``target_precision``; robust when the KB has no similar questions to simulate callers).
+            min_answer_rate: floor on the share of simulated answerable queries answered; when the target
+                needs a stricter threshold, this floor wins (recorded as ``threshold_rule``).
             unanswerable_prior: share of unanswerable queries assumed when choosing the threshold.
             offtopic: off-topic sentences (list or path); default ``data/kb/offtopic.txt``.
             calibrate: False skips the no-answer model (every result then answers, confidence 1).
@@ -228,7 +230,7 @@ class FaqIndex:
             if isinstance(offtopic, (str, Path)) or offtopic is None:
                 offtopic = _read_lines(Path(offtopic) if offtopic is not None else default_offtopic_path())
             self.calibrator, stats = _calibrate(self, emb, docs, list(offtopic), target_precision=target_precision,
-                                                target_reject=target_reject,
+                                                target_reject=target_reject, min_answer_rate=min_answer_rate,
                                                 unanswerable_prior=unanswerable_prior,
                                                 max_queries=max_calibration_queries, seed=seed)
         self.meta = {
@@ -243,6 +245,7 @@ class FaqIndex:
             "weights": asdict(weights),
             "target_precision": target_precision,
             "target_reject": target_reject,
+            "min_answer_rate": min_answer_rate,
             "unanswerable_prior": unanswerable_prior,
             "threshold": None if self.calibrator is None else self.calibrator.threshold,
             "calibration": stats,
@@ -606,7 +609,7 @@ def _calibration_queries(index: FaqIndex, offtopic: list[str], *, max_queries: i
     # row of each (entry, text) so a similar question can be hidden from itself
     row_of: dict[tuple[int, str], int] = {}
     texts, _, _ = _rows(entries, index.fields)
-    for r, (j, t) in enumerate(zip(index.row_entry.tolist(), texts)):
+    for r, (j, t) in enumerate(zip(index.row_entry.tolist(), texts, strict=False)):
         row_of[(j, t)] = r
     pos: list[_CalQuery] = []
     for j, e in enumerate(entries):
@@ -659,7 +662,7 @@ def _calibration_scores(index: FaqIndex, emb: np.ndarray, docs: list[list[list[s
             fold_docs = []
             for j, e in enumerate(entries):
                 parts = _doc_parts_texts(e, index.bm25_fields)
-                fold_docs.append([t for (txt, part) in zip(parts, docs[j]) if (j, txt) not in held for t in part])
+                fold_docs.append([t for (txt, part) in zip(parts, docs[j], strict=False) if (j, txt) not in held for t in part])
             lex = Bm25Index(k1=index.bm25.k1, b=index.bm25.b)
             lex.index(fold_docs)
         sub = [toks[i] for i in idx]
@@ -699,7 +702,7 @@ def _doc_parts_texts(e: FaqEntry, fields: Sequence[str]) -> list[str]:
 
 
 def _calibrate(index: FaqIndex, emb: np.ndarray, docs: list[list[list[str]]], offtopic: list[str], *,
-               target_precision: float, target_reject: float | None, unanswerable_prior: float, max_queries: int,
+               target_precision: float, target_reject: float | None, min_answer_rate: float, unanswerable_prior: float, max_queries: int,
                seed: int) -> tuple[_Calibrator | None, dict[str, Any]]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
@@ -750,11 +753,23 @@ def _calibrate(index: FaqIndex, emb: np.ndarray, docs: list[list[list[str]]], of
         order = np.argsort(oof[neg])
         cw = np.cumsum(w[neg][order]) / w[neg].sum()
         thr = float(oof[neg][order][min(np.searchsorted(cw, target_reject), neg.sum() - 1)])
+    rule = "target_reject" if target_reject is not None else "target_precision"
+    answered_rate = _wmean((oof[answerable] >= thr).astype(float), w[answerable]) or 0.0
+    if answered_rate < min_answer_rate:
+        # The target is out of reach (e.g. many near-duplicate FAQs make self-retrieval hard): rather than
+        # abstain on almost everything, answer at least min_answer_rate of the simulated answerable queries.
+        pa = np.sort(oof[answerable])
+        thr = float(pa[int(np.floor((1.0 - min_answer_rate) * (len(pa) - 1)))])
+        rule = "min_answer_rate"
+        logger.warning("no-answer threshold: %s unreachable above %.0f%% answered; using the floor (threshold %.3f)",
+                       "target_reject" if target_reject is not None else f"precision {target_precision}",
+                       100 * min_answer_rate, thr)
     cal = _Calibrator(mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]), thr)
     answered = oof >= thr
     stats.update({
         "threshold": thr,
-        "coef": dict(zip(FEATURES, [round(float(c), 4) for c in model.coef_[0]])),
+        "threshold_rule": rule,
+        "coef": dict(zip(FEATURES, [round(float(c), 4) for c in model.coef_[0]], strict=False)),
         "answered_precision": _wmean(y[answered], w[answered]),
         "answerable_answered_rate": _wmean(answered[answerable].astype(float), w[answerable]),
         "answerable_correct_answered_rate": _wmean((answered & (y == 1))[answerable].astype(float), w[answerable]),

@@ -37,6 +37,7 @@ __all__ = ["ComplaintClassifier", "Builder"]
 logger = logging.getLogger(__name__)
 
 KIND = "complaint_classifier"
+_SOLVERS = ("lbfgs", "saga", "newton-cg", "sag")
 
 
 class Builder(str, Enum):
@@ -86,6 +87,15 @@ class ComplaintClassifier:
         holdout: share of the data held out to fit ensemble weight, temperature and thresholds.
         target_precision: precision the abstain thresholds aim for on held-out data.
         seed: random seed of the split.
+        solver: scikit-learn solver of the TF-IDF logistic regression (``lbfgs``, ``saga``, ``newton-cg``,
+            ``sag``); ``saga`` is much faster than ``lbfgs`` on large sparse matrices with many labels. The
+            embedding component (dense, a few hundred dimensions) always uses ``lbfgs``.
+        tol: stopping tolerance of the TF-IDF solver (``None``: scikit-learn's default, 1e-4).
+        char_ngram_range: ``(min, max)`` character n-gram lengths of the TF-IDF component.
+        label_texts: extra training texts per label, e.g. the label's definition (``{"99": ["买家咨询是否有活动"]}``);
+            they join every component's training data (never the held-out split). Every key must be a label of
+            the training data.
+        label_text_repeat: how many times each extra text is added (its weight against ordinary examples).
     """
 
     def __init__(
@@ -101,6 +111,11 @@ class ComplaintClassifier:
         weight_range: tuple[float, float] = (0.2, 0.8),
         refit: bool = True,
         seed: int = 0,
+        solver: str = "lbfgs",
+        tol: float | None = None,
+        char_ngram_range: tuple[int, int] | list[int] = (1, 3),
+        label_texts: dict[str, list[str]] | None = None,
+        label_text_repeat: int = 1,
     ) -> None:
         try:
             self.builder = Builder(builder)
@@ -124,6 +139,28 @@ class ComplaintClassifier:
         self.weight_range = (float(lo), float(hi))
         self.refit = refit
         self.seed = seed
+        if solver not in _SOLVERS:
+            raise InvalidInputError(f"solver must be one of {list(_SOLVERS)}, got {solver!r}")
+        if tol is not None and not tol > 0:
+            raise InvalidInputError(f"tol must be > 0 or None, got {tol}")
+        lo_hi = tuple(int(v) for v in char_ngram_range)
+        if len(lo_hi) != 2 or not 1 <= lo_hi[0] <= lo_hi[1]:
+            raise InvalidInputError(f"char_ngram_range must be (min, max) with 1 <= min <= max, got {char_ngram_range!r}")
+        if not isinstance(label_text_repeat, int) or label_text_repeat < 1:
+            raise InvalidInputError(f"label_text_repeat must be an int >= 1, got {label_text_repeat!r}")
+        if label_texts is not None and (
+            not isinstance(label_texts, dict)
+            or not all(isinstance(v, list) and all(isinstance(t, str) and t.strip() for t in v)
+                       for v in label_texts.values())
+        ):
+            raise InvalidInputError("label_texts must map each label to a list of non-empty strings, "
+                                    f"got {type(label_texts).__name__}")
+        self.solver = solver
+        self.tol = tol
+        self.char_ngram_range = lo_hi
+        self.label_texts = {str(k): list(v) for k, v in label_texts.items()} if label_texts else None
+        self.label_text_repeat = label_text_repeat
+        self._extra: tuple[list[str], np.ndarray | None, np.ndarray] | None = None
         self._encoder_obj = None
         self._segmenter = None
 
@@ -140,6 +177,11 @@ class ComplaintClassifier:
             "weight_range": list(self.weight_range),
             "refit": self.refit,
             "seed": self.seed,
+            "solver": self.solver,
+            "tol": self.tol,
+            "char_ngram_range": list(self.char_ngram_range),
+            "label_texts": self.label_texts,
+            "label_text_repeat": self.label_text_repeat,
         }
 
     @property
@@ -187,6 +229,7 @@ class ComplaintClassifier:
         y = np.array([index[label] for label in labels])
         x = _preprocess(list(texts))
         emb = self._embed(x) if self.uses_embeddings else None
+        self._extra = self._extra_examples(index)
 
         train_idx, held_idx = self._split(y)
         self.weight_ = 1.0 if self.builder == Builder.TFIDF_LR else (0.0 if self.builder == Builder.EMBED_LR else 0.5)
@@ -201,8 +244,10 @@ class ComplaintClassifier:
             self._fit_calibration(comp, yh)
         if self.refit or not len(held_idx):
             self._fit_components(x, emb, y, np.arange(len(y)))
+        self._extra = None
         self.n_train_ = len(y)
-        self.data_fingerprint_ = fingerprint([f"{a}\t{b}" for a, b in zip(texts, labels)])
+        extra_rows = [f"{t}\t{k}" for k, v in sorted((self.label_texts or {}).items()) for t in v]
+        self.data_fingerprint_ = fingerprint([f"{a}\t{b}" for a, b in zip(texts, labels)] + extra_rows)
         self.fit_seconds_ = round(time.perf_counter() - t0, 2)
         logger.info("fitted %s on %d texts, %d labels in %.1fs", self.builder.value, len(y), len(classes), self.fit_seconds_)
         return self
@@ -218,6 +263,24 @@ class ComplaintClassifier:
             train.extend(idx[n_held:])
         return np.sort(np.array(train, dtype=int)), np.sort(np.array(held, dtype=int))
 
+    def _extra_examples(self, index: dict[str, int]) -> tuple[list[str], np.ndarray | None, np.ndarray] | None:
+        """The ``label_texts`` as preprocessed training rows (repeated ``label_text_repeat`` times), or None."""
+        if not self.label_texts:
+            return None
+        unknown = sorted(set(self.label_texts) - set(index))
+        if unknown:
+            raise InvalidInputError(
+                f"label_texts has labels the training data lacks: {unknown[:5]}; valid keys are the training "
+                "labels, drop those keys or add examples for them"
+            )
+        pairs = [(t, k) for k, v in sorted(self.label_texts.items()) for t in v]
+        if not pairs:
+            return None
+        xe = _preprocess([t for t, _ in pairs]) * self.label_text_repeat
+        ye = np.array([index[k] for _, k in pairs] * self.label_text_repeat)
+        emb = self._embed(xe) if self.uses_embeddings else None
+        return xe, emb, ye
+
     def _embed(self, x: list[str]) -> np.ndarray:
         # utterances are queries (matters for e5's prefixes); the shared LRU lets retrieval reuse them
         return self._get_encoder().encode_queries(x)
@@ -226,15 +289,27 @@ class ComplaintClassifier:
         from sklearn.linear_model import LogisticRegression
 
         n_classes = len(self.classes_)
+        xs_raw, ys = [x[i] for i in idx], y[idx]
+        emb_rows = None if emb is None else emb[idx]
+        if self._extra is not None:  # label texts join every training set, never the held-out split
+            xe, embe, ye = self._extra
+            xs_raw, ys = xs_raw + xe, np.concatenate([ys, ye])
+            if emb_rows is not None and embe is not None:
+                emb_rows = np.vstack([emb_rows, embe])
         if self.uses_tfidf:
+            lr_kw: dict[str, Any] = {"solver": self.solver}
+            if self.tol is not None:
+                lr_kw["tol"] = self.tol
+            if self.solver in ("saga", "sag"):
+                lr_kw["random_state"] = self.seed  # these solvers shuffle; keep fits reproducible
             vec = self._make_vectorizer()
-            xs = vec.fit_transform([x[i] for i in idx])
-            lr = LogisticRegression(C=self.c_tfidf, max_iter=3000, class_weight=self.class_weight)
-            lr.fit(xs, y[idx])
+            xs = vec.fit_transform(xs_raw)
+            lr = LogisticRegression(C=self.c_tfidf, max_iter=3000, class_weight=self.class_weight, **lr_kw)
+            lr.fit(xs, ys)
             self.vectorizer_, self.tfidf_lr_ = vec, lr
         if self.uses_embeddings:
             lr = LogisticRegression(C=self.c_embed, max_iter=3000, class_weight=self.class_weight)
-            lr.fit(emb[idx], y[idx])
+            lr.fit(emb_rows, ys)
             self.embed_lr_ = lr
         # a class missing from a small training split still needs a column
         self._seen_ = {k: getattr(self, k).classes_ for k in ("tfidf_lr_", "embed_lr_") if hasattr(self, k)}
@@ -247,7 +322,7 @@ class ComplaintClassifier:
         return FeatureUnion(
             [
                 ("word", TfidfVectorizer(analyzer=_WordAnalyzer(self._get_segmenter()), sublinear_tf=True, min_df=1)),
-                ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=2,
+                ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=self.char_ngram_range, sublinear_tf=True, min_df=2,
                                          max_features=200_000)),
             ]
         )

@@ -107,7 +107,7 @@ class UseEncoder(Encoder):
 
     def __init__(self, *, threads: int | None = None, cache_size: int = 4096) -> None:
         super().__init__(cache_size=cache_size)
-        self.threads = threads or min(4, os.cpu_count() or 1)
+        self.threads = threads or (os.cpu_count() or 1)
         self._model = None
 
     def warm_up(self) -> None:

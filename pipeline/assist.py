@@ -163,12 +163,11 @@ class AssistPipeline:
                     found[name] = slot
         out = []
         for f in spec.ticket_fields:
-            slot = found.get(f["name"])
+            slot = found.get(f.name)
             value = None
             if slot is not None:
                 value = slot.get("masked") or slot.get("value")
-            out.append({"name": f["name"], "label": f.get("label", f["name"]),
-                        "required": bool(f.get("required", False)), "value": value})
+            out.append({"name": f.name, "label": f.label or f.name, "required": f.required, "value": value})
         return out
 
 

@@ -277,7 +277,7 @@ class CallManager:
             self._close_streams(old)
         with call.lock:
             state = self._snapshot(call)
-        logger.info("call %s started (region %s)", call_id, call.region or "-")
+        logger.debug("call %s started (region %s)", call_id, call.region or "-")
         return state
 
     def get(self, call_id: str) -> dict[str, Any]:
@@ -376,7 +376,7 @@ class CallManager:
             call.subscribers.clear()
         self._publish(subs, {"type": "state", "data": state})
         self._publish(subs, None)
-        logger.info("call %s ended (%s, %d turns)", call_id, call.displayed or "no category", call.next_idx)
+        logger.debug("call %s ended (%s, %d turns)", call_id, call.displayed or "no category", call.next_idx)
         return {"summary": summary, "ticket": ticket, "state": state}
 
     def slot_values(self, call_id: str) -> dict[str, str | None]:

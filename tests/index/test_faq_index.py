@@ -38,7 +38,7 @@ def test_batch_equals_one_by_one(index):
     qs = ["宽带太慢了", "验证码收不到", "今天天气不错", "我想携号转网"]
     batch = index.search(qs, top_k=4)
     single = [index.search([q], top_k=4)[0] for q in qs]
-    for b, s in zip(batch, single):
+    for b, s in zip(batch, single, strict=False):
         assert [h["id"] for h in b["hits"]] == [h["id"] for h in s["hits"]]
         assert np.allclose([h["score"] for h in b["hits"]], [h["score"] for h in s["hits"]], atol=1e-4)
         assert b["no_answer"] == s["no_answer"]

@@ -33,7 +33,7 @@ def test_hnsw_recall_close_to_flat():
     hnsw.add(x)
     _, gold = flat.search(q, 10)
     _, got = hnsw.search(q, 10)
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(gold, got)])
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(gold, got, strict=False)])
     assert hnsw.describe()["index_type"] == "hnsw"
     assert recall >= 0.9
 

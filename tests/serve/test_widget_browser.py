@@ -187,6 +187,7 @@ def test_widget_live_call(server, http, browser):
     page.get_by_test_id("category-select").select_option("broadband.slow")
     page.get_by_test_id("category-fix-submit").click()
     expect(page.locator("#cat-feedback-msg")).to_contain_text("已提交更正", timeout=WAIT_MS)
+    expect(page.get_by_test_id("category-fix-form")).to_be_hidden()
 
     rows = http.get("/v1/feedback").json()["feedback"]
     mine = [r for r in rows if r["call_id"] == call_id]
