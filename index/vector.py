@@ -32,7 +32,7 @@ __all__ = ["VectorIndex", "IndexType", "AUTO_HNSW_MIN"]
 logger = logging.getLogger(__name__)
 
 KIND = "vector_index"
-AUTO_HNSW_MIN = 50_000  # below this many vectors exact search is fast enough (~1 ms per 10k at 512-d)
+AUTO_HNSW_MIN = 20_000  # = faq_index._EXACT_ROWS: above it, searches go through candidates, so use HNSW
 _FILE = "vectors.faiss"
 
 
@@ -57,7 +57,7 @@ def _l2(x: np.ndarray) -> np.ndarray:
 
 
 class VectorIndex:
-    """Exact (``flat``) or approximate (``hnsw``) cosine search; ``auto`` picks hnsw from 50k vectors.
+    """Exact (``flat``) or approximate (``hnsw``) cosine search; ``auto`` picks hnsw from 20k vectors.
 
     Args:
         dim: vector dimension.

@@ -361,7 +361,8 @@ class ComplaintClassifier:
             weights = [w / 10 for w in range(11) if lo - 1e-9 <= w / 10 <= hi + 1e-9]
         best = None
         for w in weights:
-            res = minimize_scalar(lambda t: _nll(self._combine(comp, w, t), y), bounds=(0.05, 10.0), method="bounded")
+            res = minimize_scalar(lambda t, w=w: _nll(self._combine(comp, w, t), y), bounds=(0.05, 10.0),
+                                  method="bounded")
             if best is None or res.fun < best[0]:
                 best = (res.fun, w, float(res.x))
         _, self.weight_, self.temperature_ = best

@@ -13,7 +13,6 @@ Built in (both arrive through pip, nothing is downloaded at run time):
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -107,7 +106,7 @@ class UseEncoder(Encoder):
 
     def __init__(self, *, threads: int | None = None, cache_size: int = 4096) -> None:
         super().__init__(cache_size=cache_size)
-        self.threads = threads or (os.cpu_count() or 1)
+        self.threads = threads or 1  # one BLAS thread: far faster for small batches; requests give the parallelism
         self._model = None
 
     def warm_up(self) -> None:

@@ -50,6 +50,11 @@ class AssistPipeline:
             from pipeline.slots import SlotExtractor
             from pipeline.taxonomy import Taxonomy
 
+            import faiss
+
+            # one query per call: OpenMP start-up and thread contention cost more than the scan itself;
+            # concurrent requests supply the parallelism
+            faiss.omp_set_num_threads(1)
             for what, path in (("classifier", self.classifier_dir), ("index", self.index_dir)):
                 if not (path / "meta.json").is_file():
                     raise ArtifactError(f"no {what} at {path}; run 'hotline build' (or set HOTLINE_HOME) first")

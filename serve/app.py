@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from pipeline.config import Settings
 from serve.errors import install_error_handlers
-from serve.routers import health, nlp
+from serve.routers import health, live, nlp, widget
 from serve.state import PipelineHolder
 
 __all__ = ["create_app"]
@@ -54,14 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(nlp.router)
-    _include_optional(app)
+    live.install(app)  # calls, notices, incidents, feedback (+ their startup/shutdown hooks)
+    app.include_router(widget.router)
     return app
-
-
-def _include_optional(app: FastAPI) -> None:
-    """Live-call routers (calls, notices, incidents, feedback, widget) register themselves here."""
-    try:
-        from serve.routers import live
-    except ImportError:  # pragma: no cover - during development only
-        return
-    live.install(app)

@@ -18,7 +18,9 @@ from typing import Any
 from pipeline.config import Settings
 from training.io import write_jsonl
 
-__all__ = ["build_default", "is_built", "switch_link", "split_corpus"]
+__all__ = ["build_default", "is_built", "switch_link", "split_corpus", "NO_ANSWER_FILE"]
+
+NO_ANSWER_FILE = "no_answer_model.json"  # beside the classifier it was fitted for
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +99,17 @@ def build_default(settings: Settings, *, per_code: int = 400, seed: int = 13, en
     )
     summary["classifier"] = {"metrics": metrics, "seconds": round(time.perf_counter() - t, 1)}
 
-    t = _step(3, total, f"building the FAQ index with encoder {encoder}")
+    t = _step(3, total, f"fitting the no-answer model and building the FAQ index with encoder {encoder}")
+    from models.classifier import ComplaintClassifier
+    from training.no_answer import fit_default_no_answer
+
+    clf = ComplaintClassifier.load(out / "classifier")
+    # the no-answer model reads the classifier's confidences, so it is fitted for this very classifier
+    na_path = out / "classifier" / NO_ANSWER_FILE
+    na = fit_default_no_answer(clf, na_path, encoder=encoder, data_dir=settings.data_dir)
     kb = KnowledgeBase.from_jsonl(settings.data_dir / "kb" / "faq.jsonl")
-    index = FaqIndex.build(kb, load_encoder(encoder))
+    # entry category profiles from the new classifier: retrieval fuses query-entry category affinity
+    index = FaqIndex.build(kb, load_encoder(encoder), category_model=clf, no_answer_model=na)
     index.save(out / "index")
     summary["index"] = {"entries": len(kb), "seconds": round(time.perf_counter() - t, 1)}
 

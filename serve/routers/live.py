@@ -21,8 +21,18 @@ from pipeline.feedback import FeedbackKind, FeedbackStore
 from pipeline.incidents import IncidentDetector
 from pipeline.notices import NoticeBoard
 from serve.live_schemas import (
-    CallList, CallState, EndCallResponse, Feedback, FeedbackList, FeedbackRequest, IncidentList, Notice,
-    NoticeList, NoticeRequest, StartCallRequest, UtteranceRequest,
+    CallList,
+    CallState,
+    EndCallResponse,
+    Feedback,
+    FeedbackList,
+    FeedbackRequest,
+    IncidentList,
+    Notice,
+    NoticeList,
+    NoticeRequest,
+    StartCallRequest,
+    UtteranceRequest,
 )
 
 __all__ = ["install", "calls_router", "notices_router", "incidents_router", "feedback_router"]

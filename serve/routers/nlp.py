@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from serve.deps import PipelineDep
-from serve.schemas import AssistRequest, AssistResponse, ClassifyResponse, SearchRequest, SearchResponse, TextsRequest
+from serve.schemas import (
+    AssistRequest,
+    AssistResponse,
+    ClassifyResponse,
+    SearchRequest,
+    SearchResponse,
+    TextsRequest,
+)
 
 router = APIRouter(prefix="/v1", tags=["nlp"])
 

