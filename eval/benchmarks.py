@@ -156,41 +156,45 @@ class CicVariant:
 
 
 # saga: lbfgs needs minutes per fit on 12k texts × 118 labels on a 2-core CPU; saga reaches the same optimum
-# in seconds. C was picked by 5-fold CV on train+dev (see CIC_CV_NOTES): heavy label noise favours strong
-# regularisation.
-_FAST = {"solver": "saga", "tol": 1e-3, "c_tfidf": 3.0, "c_embed": 3.0}
+# in seconds. C was picked by 5-fold CV on train+dev (see CIC_CV_NOTES): C=3 for a component alone, C=10 for both
+# inside the ensemble.
+_SINGLE = {"solver": "saga", "tol": 1e-3, "c_tfidf": 3.0, "c_embed": 3.0}
+_FAST = {"solver": "saga", "tol": 1e-3, "c_tfidf": 10.0, "c_embed": 10.0}
 _ENS = "ensemble TF-IDF + usem3"
 CIC_VARIANTS: list[CicVariant] = [
-    CicVariant("TF-IDF (jieba words + char 1–3) LR", builder="complaint.tfidf_lr.v1", params=dict(_FAST)),
-    CicVariant("usem3 embeddings + LR", builder="complaint.embed_lr.v1", params=dict(_FAST), smoke=False),
+    CicVariant("TF-IDF (jieba words + char 1–3) LR", builder="complaint.tfidf_lr.v1", params=dict(_SINGLE)),
+    CicVariant("usem3 embeddings + LR", builder="complaint.embed_lr.v1", params=dict(_SINGLE), smoke=False),
     CicVariant(_ENS, params=dict(_FAST), smoke=False),
     CicVariant(f"{_ENS} + label-definition aug.", label_des=True, params=dict(_FAST), smoke=False),
     CicVariant(f"{_ENS} + label-definition aug. + noisy-label deletion", label_des=True, clean="delete",
-               params=dict(_FAST), smoke=False),
-    CicVariant(f"{_ENS} + label-definition aug. + noisy-label relabelling", label_des=True, clean="relabel",
                params=dict(_FAST)),
+    CicVariant(f"{_ENS} + label-definition aug. + noisy-label relabelling", label_des=True, clean="relabel",
+               params=dict(_FAST), smoke=False),
 ]
 # e5 rows cost ~15–25 min of encoding on a 2-core CPU (14k sentences); pass variants=CIC_VARIANTS + CIC_E5_VARIANTS
 CIC_E5_VARIANTS: list[CicVariant] = [
-    CicVariant("e5 embeddings + LR", builder="complaint.embed_lr.v1", encoder="e5", params=dict(_FAST), smoke=False),
+    CicVariant("e5 embeddings + LR", builder="complaint.embed_lr.v1", encoder="e5", params=dict(_SINGLE),
+               smoke=False),
     CicVariant("ensemble TF-IDF + e5 + label-definition aug.", encoder="e5", label_des=True, params=dict(_FAST),
                smoke=False),
 ]
 # How the selection was made: 5-fold stratified CV on train+dev only (macro-F1 against the noisy labels, so the
 # absolute values are low; only the ranking matters). Measured with the same features and solvers.
 CIC_CV_NOTES: list[str] = [
-    "C of the TF-IDF LR: CV macro-F1 C=3 39.0, C=10 37.8, C=30 37.2 → C=3.",
-    "C of the usem3 LR: CV macro-F1 C=1 33.7, C=3 37.3, C=10 37.0 → C=3.",
-    "Encoder: embedding LR alone usem3 37.0 vs e5 37.1; ensemble with TF-IDF (C=10) usem3 40.8 vs e5 40.6 → usem3 "
-    "(e5 is ~10× slower to encode on this CPU for no gain).",
-    "Label-definition augmentation (ensemble, C=10): none 40.8, label_des ×1 41.2, ×3 41.4 → ×1 (×3 no better on "
-    "the tuned C).",
-    "Noisy-label deletion at out-of-fold p(label) < 0.05 / 0.10 (ensemble, C=10, + label_des): CV 42.0 / 41.6 vs "
-    "41.2 without → 0.05.",
+    "C, each component alone: TF-IDF LR C=3 39.0, C=10 37.8, C=30 37.2; usem3 LR C=1 33.7, C=3 37.3, C=10 37.0 "
+    "→ C=3 for the single-component rows. Inside the ensemble (+ label_des) C=10/10 41.2 beat C=3/3 40.9 → C=10.",
+    "Encoder: embedding LR alone (C=10) usem3 37.0 vs e5 37.1; ensemble with TF-IDF usem3 40.8 vs e5 40.6; all "
+    "three 41.2 → usem3 (e5 is ~10× slower to encode on this CPU for no gain; rows in CIC_E5_VARIANTS).",
+    "Ensemble weight: fixed 0.3 / 0.5 / 0.7 on TF-IDF gave 40.0 / 40.8 / 40.4; the classifier fits it on a "
+    "held-out split inside [0.2, 0.8].",
+    "Label-definition augmentation (ensemble): none 40.8, label_des ×1 41.2, ×3 41.4 (×3 within noise) → ×1.",
+    "Noisy-label deletion, out-of-fold p(label) < 0.05 / 0.10 (ensemble C=10, + label_des): 42.0 / 41.6 vs 41.2 "
+    "without → 0.05, the best CV figure, hence the *selected* row. (With C=3/3 deletion scored 39.8 vs 40.9 and "
+    "relabelling 41.4; class_weight='balanced' was too slow to converge with saga to finish the CV.)",
 ]
 CLEAN_FOLDS = 5
 CLEAN_THRESHOLD = 0.05
-CIC_SELECTED = f"{_ENS} + label-definition aug. + noisy-label relabelling"
+CIC_SELECTED = f"{_ENS} + label-definition aug. + noisy-label deletion"
 
 
 def find_noisy_labels(texts: Sequence[str], labels: Sequence[str], *, encoder: str = "usem3", folds: int = 5,
@@ -322,7 +326,8 @@ def bench_cic(datasets_dir: str | Path, *, smoke: bool = False, variants: Sequen
                "n_train": len(texts), "train_seconds": round(train_s, 1),
                "predict_seconds": round(time.perf_counter() - t1, 1),
                "ensemble_weight_tfidf": round(float(clf.weight_), 2) if clf.uses_embeddings and clf.uses_tfidf else None,
-               "noisy_labels": None if clean_info is None else f"{clean_info['n_flagged']:,} {v.clean}d",
+               "noisy_labels": None if clean_info is None else
+               f"{clean_info['n_flagged']:,} {'deleted' if v.clean == 'delete' else 'relabelled'}",
                "selected": v.name == CIC_SELECTED}
         logger.info("CIC %s: macro-F1 %.4f accuracy %.4f (%.0fs)", v.name, row["macro_f1"], row["accuracy"], train_s)
         rows.append(row)
@@ -590,9 +595,10 @@ def render_markdown(results: dict[str, Any], *, command: str | None = None) -> s
         "strategy). *Noisy-label deletion* drops train/dev examples whose given label gets < "
         f"{100 * CLEAN_THRESHOLD:.0f} % out-of-fold probability ({(cic.get('clean') or {}).get('folds', CLEAN_FOLDS)}-fold, "
         "same ensemble) while another label wins (DataCLUE's published strategy); *relabelling* keeps those examples "
-        "with the out-of-fold top label instead. Train s includes that cross-validation. Every choice "
-        "(C, solver, strategies, which row is *selected*) was made by cross-validation on train+dev; "
-        "`test_public` was only used to produce this table.",
+        "with the out-of-fold top label instead. *Train s* includes that cross-validation in the first row that "
+        "needs it (later rows reuse its flags). Every choice "
+        "(C, solver, strategies, which row is *selected*) follows the cross-validation figures on train+dev below; "
+        "`test_public` figures were not used to choose.",
         "",
     ]
     if cic.get("cv_notes"):

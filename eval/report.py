@@ -35,6 +35,7 @@ import numpy as np
 
 from pipeline.config import Settings
 from pipeline.errors import ArtifactError, InvalidInputError
+from pipeline.retrieve import category_probs_fn
 
 __all__ = ["build_report", "main"]
 
@@ -104,22 +105,6 @@ def _classification(clf: Any, texts: list[str], labels: list[str]) -> dict[str, 
     return m
 
 
-def _category_probs_fn(clf: Any, index: Any) -> Any:
-    """Category boost for retrieval, when the KB's categories are the classifier's labels (as the CLI does)."""
-    if clf is None:
-        return None
-    cats = {e.category for e in index.kb.entries if e.category}
-    if not cats & set(clf.classes_):
-        return None
-    classes = list(clf.classes_)
-
-    def fn(texts: list[str]) -> list[dict[str, float]]:
-        probs = clf.predict_proba(texts)
-        return [{c: float(p) for c, p in zip(classes, row) if p >= 0.01} for row in probs]
-
-    return fn
-
-
 def _summary(values: Sequence[float]) -> dict[str, float | int | None]:
     v = np.asarray(values, dtype=float)
     if not len(v):
@@ -132,12 +117,12 @@ def _summary(values: Sequence[float]) -> dict[str, float | int | None]:
 def _retrieval(index: Any, index_dir: Path, queries: list[dict[str, Any]], clf: Any) -> dict[str, Any]:
     from eval.retrieval import evaluate_retrieval
 
-    m = evaluate_retrieval(index, queries, category_probs_fn=_category_probs_fn(clf, index))
+    m = evaluate_retrieval(index, queries, category_probs_fn=category_probs_fn(clf, index))
     meta_path = index_dir / "meta.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else dict(index.meta)
     m["threshold"] = meta.get("threshold")
     m["threshold_rule"] = (meta.get("calibration") or {}).get("threshold_rule")
-    m["category_boost"] = _category_probs_fn(clf, index) is not None
+    m["category_boost"] = category_probs_fn(clf, index) is not None
     m["score_summary"] = {k: _summary(v) for k, v in m["scores"].items() if k != "answerable_top_correct"}
     return m
 

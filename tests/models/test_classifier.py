@@ -63,3 +63,14 @@ def test_errors_name_the_problem(tmp_path):
         ComplaintClassifier().fit(["a", "b"], ["x", "x"])
     with pytest.raises(ArtifactError, match="no meta.json"):
         ComplaintClassifier.load(tmp_path)
+
+
+def test_fast_tfidf_path_matches_sklearn():
+    from models.classifier import _preprocess
+
+    texts = ["家里宽带连不上了光猫红灯", "信号差", "这个月话费多扣了", "完全无关的句子ABC"]
+    x = _preprocess(texts)
+    for labels in (LABELS, LABELS[:12]):  # multinomial and binary logistic regression
+        clf = ComplaintClassifier(builder="complaint.tfidf_lr.v1", holdout=0.0).fit(TEXTS[: len(labels)], labels)
+        slow = clf.tfidf_lr_.predict_log_proba(clf.vectorizer_.transform(x))
+        np.testing.assert_allclose(clf._fast_tfidf_log_proba(x), slow, rtol=1e-6, atol=1e-8)
