@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.validate import check_text
 
@@ -121,8 +121,3 @@ class AssistResult(BaseModel):
 
 class AssistResponse(BaseModel):
     results: list[AssistResult]
-
-    @field_validator("results")
-    @classmethod
-    def _non_empty(cls, v: list[AssistResult]) -> list[AssistResult]:
-        return v
