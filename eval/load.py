@@ -39,8 +39,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.config import Settings
-from pipeline.mask import mask_pii
-from pipeline.normalise import normalise_text
+from pipeline.mask import masked_text
 
 __all__ = ["run_load", "main", "running_server", "CALL_SCRIPTS", "TARGET_P99_MS"]
 
@@ -261,7 +260,7 @@ def _script_turns(script: dict[str, Any], n: int) -> list[tuple[str, str]]:
 
 def _expected_text(text: str) -> str:
     """What the server stores for a turn: normalised, PII masked."""
-    return mask_pii(normalise_text(text.strip())).text
+    return masked_text(text.strip())
 
 
 async def _watch(ws_url: str, sink: dict[str, Any]) -> None:

@@ -60,10 +60,9 @@ class _WordAnalyzer:
 
 def _preprocess(texts: list[str]) -> list[str]:
     # Same normalisation and masking at train and run time, whatever the caller did before.
-    from pipeline.mask import mask_pii
-    from pipeline.normalise import normalise_text
+    from pipeline.mask import masked_text
 
-    return [mask_pii(normalise_text(t)).text for t in texts]
+    return [masked_text(t) for t in texts]
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -81,22 +81,22 @@ class AssistPipeline:
 
     # -- running -----------------------------------------------------------------------------
     def classify(self, texts: list[str], *, top_k: int = 3) -> list[dict[str, Any]]:
-        from pipeline.mask import mask_pii
-        from pipeline.normalise import normalise_text
+        from pipeline.mask import masked_text
 
-        masked = [mask_pii(normalise_text(t)).text for t in texts]
+        masked = [masked_text(t) for t in texts]
         preds = self.classifier.run(masked, top_k=top_k)["predictions"]
         return [{"text": m, **p} for m, p in zip(masked, preds)]
 
     def search(self, queries: list[str], *, top_k: int | None = None,
                category_probs: list[dict[str, float]] | None = None) -> list[dict[str, Any]]:
-        from pipeline.mask import mask_pii
-        from pipeline.normalise import normalise_text
+        """FAQ hits per query; each result carries the masked query as ``text``."""
+        from pipeline.mask import masked_text
 
-        masked = [mask_pii(normalise_text(t)).text for t in queries]
+        masked = [masked_text(t) for t in queries]
         if category_probs is None:
             category_probs = self.category_probs(masked)
-        return self.retriever.run(masked, top_k=top_k or self.top_k, category_probs=category_probs)["results"]
+        results = self.retriever.run(masked, top_k=top_k or self.top_k, category_probs=category_probs)["results"]
+        return [{"text": m, **r} for m, r in zip(masked, results)]
 
     def category_probs(self, masked: list[str]) -> list[dict[str, float]]:
         from pipeline.retrieve import probs_to_dicts

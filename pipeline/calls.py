@@ -246,7 +246,7 @@ class CallManager:
             CallCapacityError: ``max_calls`` live calls are all busy.
             InvalidInputError: bad id, region, time or customer dict.
         """
-        from pipeline.mask import mask_pii
+        from pipeline.mask import masked_text
         from pipeline.normalise import normalise_text
 
         call_id = uuid.uuid4().hex if call_id is None else check_call_id(call_id)
@@ -264,7 +264,7 @@ class CallManager:
                     f"customer[{k!r:.40}] must be a string of at most 200 characters, got {v!r:.80}"
                 )
             raw[k] = str(v).strip()
-            masked[k] = mask_pii(normalise_text(raw[k])).text if raw[k] else raw[k]
+            masked[k] = masked_text(raw[k]) if raw[k] else raw[k]
         call = _Call(call_id=call_id, region=normalise_text(region.strip()) if region.strip() else "",
                      started_at=started, customer_raw=raw, customer_masked=masked,
                      max_turns=self.settings.max_turns_per_call, last_activity=now)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import InvalidInputError
+from pipeline.mask import masked_text
 from pipeline.taxonomy import Taxonomy, default_taxonomy
 
 __all__ = ["FeedbackStore", "FeedbackKind"]
@@ -113,7 +114,7 @@ class FeedbackStore:
                                    ("text", text, _MAX_TEXT)):
             if value is not None and (not isinstance(value, str) or len(value) > limit):
                 raise InvalidInputError(f"{name} must be a string of at most {limit} characters, got {value!r:.80}")
-        masked = _mask(text) if text else None
+        masked = masked_text(text) if text else None
         created = datetime.now(timezone.utc).isoformat()
         with self._lock:
             cur = self._connect().execute(
@@ -170,9 +171,3 @@ class FeedbackStore:
                 n += 1
         return n
 
-
-def _mask(text: str) -> str:
-    from pipeline.mask import mask_pii
-    from pipeline.normalise import normalise_text
-
-    return mask_pii(normalise_text(text)).text

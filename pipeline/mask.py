@@ -14,7 +14,7 @@ from enum import Enum
 
 from pipeline.errors import InvalidInputError
 
-__all__ = ["PiiType", "PiiEntity", "MaskResult", "mask_pii", "PiiMasker"]
+__all__ = ["PiiType", "PiiEntity", "MaskResult", "mask_pii", "masked_text", "PiiMasker"]
 
 
 class PiiType(str, Enum):
@@ -261,3 +261,15 @@ class PiiMasker:
             )
         results = [mask_pii(t) for t in texts]
         return {"texts": [r.text for r in results], "entities": [r.entities for r in results]}
+
+
+def masked_text(text: str) -> str:
+    """Normalise, then mask: the form in which every utterance is classified, searched, stored and logged.
+
+    Example:
+        >>> masked_text("我的号码是１３８１２３４５６７８")
+        '我的号码是138****5678'
+    """
+    from pipeline.normalise import normalise_text
+
+    return mask_pii(normalise_text(text)).text

@@ -26,13 +26,8 @@ def classify(req: TextsRequest, pipe: PipelineDep) -> dict:
 @router.post("/search", response_model=SearchResponse)
 def search(req: SearchRequest, pipe: PipelineDep) -> dict:
     """FAQ entries for each text, with scores and a calibrated no-answer flag."""
-    from pipeline.mask import mask_pii
-    from pipeline.normalise import normalise_text
-
-    masked = [mask_pii(normalise_text(t)).text for t in req.texts]
-    cat = None if req.use_category else [{} for _ in masked]
-    results = pipe.search(req.texts, top_k=req.top_k, category_probs=cat)
-    return {"results": [{"text": m, **r} for m, r in zip(masked, results)]}
+    cat = None if req.use_category else [{} for _ in req.texts]
+    return {"results": pipe.search(req.texts, top_k=req.top_k, category_probs=cat)}
 
 
 @router.post("/assist", response_model=AssistResponse)
