@@ -13,8 +13,8 @@ Rows:
 * assist latency p50/p99 in process: ``AssistPipeline.run([text])`` one utterance at a time vs the peer's
   segment + classify + BM25 top-5, interleaved text by text so both see the same machine noise;
 * assist latency over HTTP: ``create_app(settings)`` under uvicorn in a subprocess, concurrent httpx clients;
-* classification throughput (batch 256) and segmentation MB/s (``JiebaSegmenter`` vs ``jieba.lcut``;
-  ``rjieba`` for reference when installed);
+* classification throughput (batch 256) and segmentation MB/s (``JiebaSegmenter`` on its default backend,
+  ``jieba_fast_dat``, vs ``jieba.lcut``; the same segmenter on the reference jieba and ``rjieba`` for reference);
 * vector index build time, query latency, recall@10 against exact search and memory at 10k/100k/1M
   synthetic clustered 512-d vectors (exact ``IndexFlatIP`` vs approximate: Hotline's HNSW, or faiss IVF-Flat
   where an HNSW build would take too long), beside a numpy brute-force peer;
@@ -318,13 +318,16 @@ def _segment_speed(texts: list[str], rounds: int) -> dict[str, Any]:
 
     from pipeline.segment import JiebaSegmenter
 
-    seg = JiebaSegmenter()
+    seg = JiebaSegmenter()  # the default backend (jieba_fast_dat when installed)
     seg.warm_up()
+    ref = JiebaSegmenter(backend="jieba")  # the same segmenter on the reference pure-Python jieba
+    ref.warm_up()
     jieba.initialize()
     mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
     fns: dict[str, Callable[[str], Any]] = {
         "hotline_cut": seg.cut,
         "hotline_tokens": seg.tokens,
+        "hotline_cut_reference_jieba": ref.cut,
         "jieba_lcut": jieba.lcut,
     }
     try:
@@ -340,7 +343,7 @@ def _segment_speed(texts: list[str], rounds: int) -> dict[str, Any]:
             for t in texts:
                 fn(t)
             best[name] = max(best.get(name, 0.0), mb / (time.perf_counter() - t0))
-    return {"mb": mb, "n_texts": len(texts), "mb_per_s": best}
+    return {"mb": mb, "n_texts": len(texts), "mb_per_s": best, "backend": seg.backend}
 
 
 def _free_port() -> int:
@@ -740,6 +743,8 @@ def run_speed_benchmark(settings: Settings, *, config: SpeedConfig | None = None
         result["segment_mb_per_s"] = s["mb_per_s"]["hotline_cut"]
         result["segment_tokens_mb_per_s"] = s["mb_per_s"]["hotline_tokens"]
         result["peer"]["segment_mb_per_s"] = s["mb_per_s"]["jieba_lcut"]
+        result["segment_reference_jieba_mb_per_s"] = s["mb_per_s"]["hotline_cut_reference_jieba"]
+        result["segment_backend"] = s["backend"]
         if "rjieba" in s["mb_per_s"]:
             result["rjieba_mb_per_s"] = s["mb_per_s"]["rjieba"]
         result["ratios"]["segment"] = _ratio(s["mb_per_s"]["hotline_cut"], s["mb_per_s"]["jieba_lcut"])
@@ -847,8 +852,11 @@ def render_markdown(r: dict[str, Any]) -> str:
         row(f"classification, batch {r['classify']['batch']} (utterances/s)", r["classify_per_s"],
             p.get("classify_per_s"), "classify")
     if "segment_mb_per_s" in r:
-        row("segmentation (MB/s): JiebaSegmenter.cut vs jieba.lcut", r["segment_mb_per_s"], p.get("segment_mb_per_s"),
-            "segment")
+        row(f"segmentation (MB/s): JiebaSegmenter.cut ({r.get('segment_backend', 'jieba')}) vs jieba.lcut",
+            r["segment_mb_per_s"], p.get("segment_mb_per_s"), "segment")
+        if "segment_reference_jieba_mb_per_s" in r:
+            lines.append("| segmentation (MB/s): JiebaSegmenter.cut on the reference jieba | "
+                         f"{_f(r['segment_reference_jieba_mb_per_s'])} | — | — | reference | — |")
         lines.append(f"| segmentation (MB/s): JiebaSegmenter.tokens (cut + filters) | {_f(r['segment_tokens_mb_per_s'])} "
                      "| — | — | reference | — |")
         if "rjieba_mb_per_s" in r:

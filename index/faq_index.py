@@ -168,7 +168,7 @@ def default_offtopic_path() -> Path:
     return data_path("kb", "offtopic.txt")
 
 
-def _default_segmenter() -> Segmenter:
+def _default_segmenter(backend: str | None = None) -> Segmenter:
     try:
         from pipeline.segment import JiebaSegmenter
     except ImportError as e:
@@ -176,7 +176,7 @@ def _default_segmenter() -> Segmenter:
             "FaqIndex needs pipeline.segment.JiebaSegmenter for BM25 tokens, which could not be imported "
             f"({e}); install jieba or pass segmenter=<object with .tokens(text) -> list[str]>"
         ) from e
-    return JiebaSegmenter()
+    return JiebaSegmenter(backend=backend)
 
 
 def _class_path(obj: object) -> str:
@@ -211,6 +211,10 @@ class FaqIndex:
         self.entry_probs_: np.ndarray | None = None  # [E, C] category distribution of each entry
         self._entries = kb.entries
         self._categories = [e.category for e in self._entries]
+        # entry → column of its category in _category_matrix (last column: no category); built once, not per query
+        self._category_names = sorted({c for c in self._categories if c})
+        pos = {c: k for k, c in enumerate(self._category_names)}
+        self._category_col = np.array([pos[c] if c else len(pos) for c in self._categories], dtype=np.int64)
         self._has_answer_rows = bool((self.row_field == _ANSWER).any())
 
     # -- building --------------------------------------------------------------------------
@@ -319,6 +323,7 @@ class FaqIndex:
             "version": VERSION,
             "encoder": encoder.describe(),
             "segmenter": _class_path(segmenter),
+            "segmenter_backend": getattr(segmenter, "backend", None),
             "fields": list(fields),
             "bm25_fields": list(bm25_fields),
             "n_entries": len(entries),
@@ -416,7 +421,6 @@ class FaqIndex:
         cos = self._entry_cos(qv)  # [n, E]
         toks = [_lex_tokens(self.segmenter, q) for q in queries]
         bm = self.bm25.scores(toks)  # [n, E]
-        cov = self.bm25.coverage(toks)  # [n, E]
         fused_nb = _fuse(cos, bm, self.weights)
         fused = fused_nb
         aff = None if category_probs is None else self.affinity(category_probs)  # [n, E]
@@ -429,6 +433,7 @@ class FaqIndex:
             if threshold is not None:
                 thr = threshold
             return self._results(fused, top, conf, thr)
+        cov = self.bm25.coverage(toks)  # [n, E]; only the self-supervised calibrators use it
         cal = self.calibrator
         if aff is not None and self.category_calibrator is not None and category_probs is not None:
             cal = self.category_calibrator
@@ -486,7 +491,11 @@ class FaqIndex:
         exact = self.vectors.describe()["index_type"] == IndexType.FLAT.value and n_rows <= _EXACT_ROWS
         k = n_rows if exact else min(n_rows, _CAND_ROWS)
         scores, ids = self.vectors.search(qv, k)  # [n, k]
-        floor = scores[:, -1:] if not exact else np.full((len(qv), 1), -1.0, dtype=np.float32)
+        if exact:
+            floor = np.full((len(qv), 1), -1.0, dtype=np.float32)
+        else:  # the lowest score that came back (an approximate index may return fewer than k rows: id -1)
+            floor = np.where(ids >= 0, scores, np.inf).min(axis=1, keepdims=True)
+            floor = np.where(np.isfinite(floor), floor, -1.0).astype(np.float32)
         # Entries none of whose rows came back get the lowest retrieved score (an upper bound of theirs).
         out = np.repeat(floor, n_entries, axis=1).astype(np.float32)
         qi = np.broadcast_to(np.arange(len(qv))[:, None], ids.shape)
@@ -518,9 +527,7 @@ class FaqIndex:
 
     def _category_matrix(self, category_probs: list[dict[str, float]]) -> np.ndarray:
         """``[n_queries, n_entries]`` probability of each entry's own category (cost per category, not entry)."""
-        names = sorted({c for c in self._categories if c})
-        pos = {c: k for k, c in enumerate(names)}
-        cat_idx = np.array([pos.get(c, len(names)) if c else len(names) for c in self._categories])
+        names = self._category_names
         per_cat = np.zeros((len(category_probs), len(names) + 1), dtype=np.float32)  # last column: no category
         for i, probs in enumerate(category_probs):
             for k, cat in enumerate(names):
@@ -528,7 +535,7 @@ class FaqIndex:
                 if p is None:  # a service-level category such as "data" sums its codes
                     p = sum(v for c, v in probs.items() if c.startswith(cat + "."))
                 per_cat[i, k] = p
-        return per_cat[:, cat_idx]
+        return per_cat[:, self._category_col]
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -573,7 +580,8 @@ class FaqIndex:
         vectors = VectorIndex.load(directory / "vectors", encoder)
         bm25 = Bm25Index.load(directory / "bm25")
         if segmenter is None:
-            segmenter = _load_segmenter(str(meta.get("segmenter", "")))
+            # indexes from before backends were recorded were built with the reference jieba
+            segmenter = _load_segmenter(str(meta.get("segmenter", "")), meta.get("segmenter_backend", "jieba"))
         cal, cal_cat = meta.get("calibrator"), meta.get("calibrator_category")
         w = meta.get("weights") or {}
         index = cls(kb, encoder, vectors, bm25, rows["row_entry"], rows["row_field"], segmenter=segmenter,
@@ -802,9 +810,9 @@ def _read_lines(path: Path) -> list[str]:
     return [s.strip() for s in path.read_text(encoding="utf-8").splitlines() if s.strip() and not s.startswith("#")]
 
 
-def _load_segmenter(spec: str) -> Segmenter:
+def _load_segmenter(spec: str, backend: str | None = None) -> Segmenter:
     if not spec or spec.endswith(":JiebaSegmenter"):
-        return _default_segmenter()
+        return _default_segmenter(backend)
     module, _, qual = spec.partition(":")
     try:
         obj: Any = importlib.import_module(module)

@@ -65,6 +65,8 @@ class AssistPipeline:
             self.retriever.warm_up()
             specs_path = self.settings.data_dir / "kb" / "specs.jsonl"
             self.specs = load_specs(specs_path) if specs_path.is_file() else {}
+            # specs never change after loading: build their response dicts once (treat them as read-only)
+            self._spec_dicts = {code: spec.to_dict() for code, spec in self.specs.items()}
             self.slots = SlotExtractor()
             self._ready = True
         self.run(["预热：宽带连不上"])  # first call pays for lazy paths (jieba, BLAS)
@@ -141,7 +143,7 @@ class AssistPipeline:
                 "is_complaint": pred["is_complaint"],
                 "faqs": res["hits"],
                 "no_answer": res["no_answer"],
-                "spec": spec.to_dict() if spec is not None else None,
+                "spec": self._spec_dicts.get(pred["label"]),
                 "ticket_fields": self.ticket_fields(spec, [text]),
                 "pii": [{"type": e.type, "start": e.start, "end": e.end} for e in m.entities],
             })

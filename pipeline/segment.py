@@ -1,4 +1,14 @@
-"""Word segmentation with jieba: a private ``jieba.Tokenizer`` plus the telecom user dictionary.
+"""Word segmentation with jieba: a private jieba ``Tokenizer`` plus the telecom user dictionary.
+
+Two interchangeable backends with jieba's API, dictionary and algorithm (DAG + max-probability route + HMM for
+unknown words):
+
+- ``jieba_fast_dat`` (default when installed): jieba re-implemented in C++ over a double-array trie, about 10×
+  faster on short utterances;
+- ``jieba``: the reference pure-Python implementation.
+
+They agree on almost every text but not all (their bundled dictionaries differ slightly), so the backend a
+model was trained with is part of its pickle and used again at load time.
 
 The segmenter is pickled inside scikit-learn pipelines (as the TF-IDF analyzer), so the tokenizer is
 left out of the pickle and rebuilt lazily from the dictionary paths after loading.
@@ -6,6 +16,8 @@ left out of the pickle and rebuilt lazily from the dictionary paths after loadin
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import re
 import threading
@@ -15,12 +27,19 @@ from typing import Any
 from pipeline.errors import ArtifactError, InvalidInputError
 from pipeline.resources import data_path
 
-__all__ = ["JiebaSegmenter"]
+__all__ = ["JiebaSegmenter", "BACKENDS", "default_backend"]
 
 logger = logging.getLogger(__name__)
 
 # A token made only of punctuation, symbols or underscores (``\W`` is Unicode-aware: 汉字 and digits are \w).
 _PUNCT_RE = re.compile(r"[\W_]+")
+
+BACKENDS = ("jieba_fast_dat", "jieba")
+
+
+def default_backend() -> str:
+    """The fastest installed backend: ``jieba_fast_dat`` if importable, else ``jieba``."""
+    return "jieba_fast_dat" if importlib.util.find_spec("jieba_fast_dat") is not None else "jieba"
 
 
 class JiebaSegmenter:
@@ -30,6 +49,7 @@ class JiebaSegmenter:
         dict_path: jieba user dictionary (``word [freq] [tag]`` per line); default
             ``data/lexicon/telecom_dict.txt``.
         stopwords_path: One stop word per line; default ``data/lexicon/stopwords.txt``.
+        backend: ``"jieba_fast_dat"`` or ``"jieba"``; default: the fastest installed (:func:`default_backend`).
 
     Example:
         >>> seg = JiebaSegmenter()  # the shipped lexicon; output depends on it
@@ -39,10 +59,14 @@ class JiebaSegmenter:
         ['想', '办理', '携号转网']
     """
 
-    def __init__(self, *, dict_path: str | Path | None = None, stopwords_path: str | Path | None = None) -> None:
+    def __init__(self, *, dict_path: str | Path | None = None, stopwords_path: str | Path | None = None,
+                 backend: str | None = None) -> None:
+        if backend is not None and backend not in BACKENDS:
+            raise InvalidInputError(f"JiebaSegmenter backend must be one of {list(BACKENDS)} or None, got {backend!r}")
         # Paths are resolved in warm_up, so a pickled segmenter with defaults follows the install it is loaded in.
         self.dict_path = dict_path
         self.stopwords_path = stopwords_path
+        self.backend = backend or default_backend()  # fixed now, so a pickled model keeps the one it trained with
         self._lock = threading.Lock()
         self.tokenizer_: Any = None
         self.stopwords_: frozenset[str] = frozenset()
@@ -73,10 +97,7 @@ class JiebaSegmenter:
                         f"JiebaSegmenter {name} not found: {path}; create it (one entry per line, UTF-8) "
                         f"or pass {name}= pointing to an existing file"
                     )
-            import jieba
-
-            jieba.setLogLevel(logging.WARNING)  # jieba logs the prefix-dict build at DEBUG to stderr
-            tokenizer = jieba.Tokenizer()
+            tokenizer = self._new_tokenizer()
             tokenizer.initialize()  # build the prefix dict now, not on the first cut
             try:
                 tokenizer.load_userdict(str(dict_path))
@@ -90,6 +111,19 @@ class JiebaSegmenter:
             self.stopwords_ = stopwords
             self.tokenizer_ = tokenizer  # last: other threads test this to skip the lock
             logger.debug("JiebaSegmenter ready: %s, %d stop words", dict_path, len(stopwords))
+
+    def _new_tokenizer(self) -> Any:
+        try:
+            module = importlib.import_module(self.backend)
+        except ImportError:
+            if self.backend == "jieba":
+                raise ArtifactError("JiebaSegmenter needs jieba: pip install jieba") from None
+            logger.warning("segmenter backend %r is not installed; using 'jieba' (a few words may be cut differently "
+                           "from training; pip install jieba-fast-dat to match)", self.backend)
+            self.backend = "jieba"
+            module = importlib.import_module("jieba")
+        module.setLogLevel(logging.WARNING)  # jieba logs the prefix-dict build at DEBUG to stderr
+        return module.Tokenizer()
 
     # -- segmentation ---------------------------------------------------------------------------
     def cut(self, text: str) -> list[str]:
@@ -145,10 +179,12 @@ class JiebaSegmenter:
     # -- pickling -------------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         # The tokenizer holds a large prefix dict and the lock cannot be pickled; both are rebuilt.
-        return {"dict_path": self.dict_path, "stopwords_path": self.stopwords_path}
+        return {"dict_path": self.dict_path, "stopwords_path": self.stopwords_path, "backend": self.backend}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+        # pickles from before backends existed were trained with the reference jieba
+        self.__init__(**{"backend": "jieba", **state})  # type: ignore[misc]
 
     def __repr__(self) -> str:
-        return f"JiebaSegmenter(dict_path={self.dict_path!r}, stopwords_path={self.stopwords_path!r})"
+        return (f"JiebaSegmenter(dict_path={self.dict_path!r}, stopwords_path={self.stopwords_path!r}, "
+                f"backend={self.backend!r})")

@@ -194,3 +194,32 @@ def test_fit_no_answer_model_tiny_and_use_it(small_kb, hash_encoder, segmenter, 
     assert back.search(qs, top_k=3, category_probs=probs) == res and back.search(qs) == idx.search(qs)
     with pytest.raises(InvalidInputError, match="no_answer"):
         FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, no_answer="maybe")
+
+
+def test_approximate_index_with_missing_rows_gives_finite_scores(small_kb, hash_encoder, segmenter, monkeypatch):
+    # HNSW may return fewer rows than asked (id -1, score -FLT_MAX); that must not leak into the fusion
+    idx = FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, index_type="hnsw", calibrate=False)
+    real_search = idx.vectors.search
+
+    def short_search(qv, k):
+        scores, ids = real_search(qv, k)
+        scores, ids = scores.copy(), ids.copy()
+        scores[:, 3:], ids[:, 3:] = np.finfo(np.float32).min, -1  # only 3 rows came back
+        return scores, ids
+
+    monkeypatch.setattr(idx.vectors, "search", short_search)
+    cos = idx._entry_cos(hash_encoder.encode_queries(["光猫上面的红灯一直在闪"]))
+    assert np.isfinite(cos).all() and cos.min() >= -1.0 - 1e-5
+    with np.errstate(over="raise", invalid="raise"):  # no overflow or invalid division on the search path
+        res = idx.search(["光猫上面的红灯一直在闪"], top_k=3, category_probs=[{"broadband.cannot_connect": 0.9}])
+    assert all(np.isfinite(h["score"]) for h in res[0]["hits"])
+
+
+def test_category_columns_are_built_once(index):
+    # entries map to their category's column at construction, not per query
+    probs = [{"broadband.cannot_connect": 0.7, "billing.overcharge": 0.3}]
+    aff = index.affinity(probs)
+    cats = [e.category for e in index.kb.entries]
+    for j, c in enumerate(cats):
+        expected = 0.0 if not c else probs[0].get(c, sum(v for k, v in probs[0].items() if k.startswith(c + ".")))
+        assert aff[0, j] == pytest.approx(expected)

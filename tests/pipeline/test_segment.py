@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import pickle
+import sys
 from pathlib import Path
 
 import jieba
@@ -11,7 +13,7 @@ import pytest
 
 from pipeline.errors import ArtifactError, InvalidInputError
 from pipeline.resources import data_path
-from pipeline.segment import JiebaSegmenter
+from pipeline.segment import BACKENDS, JiebaSegmenter, default_backend
 
 # Words jieba's default dictionary splits (携号/转网, 副/卡, 千兆/宽带 …); the user dictionary keeps them whole.
 USER_WORDS = ["携号转网", "宽带续费", "千兆宽带", "副卡"]
@@ -132,3 +134,50 @@ def test_in_sklearn_vectorizer(seg: JiebaSegmenter) -> None:
     assert {"光猫", "携号转网"} <= set(vec.vocabulary_)
     clone = pickle.loads(pickle.dumps(vec))
     assert (clone.transform(["光猫"]).toarray() == vec.transform(["光猫"]).toarray()).all()
+
+
+# -- backends ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_each_backend_honours_the_user_dictionary(lexicon: tuple[Path, Path], backend: str) -> None:
+    s = JiebaSegmenter(dict_path=lexicon[0], stopwords_path=lexicon[1], backend=backend)
+    words = s.cut("我想问一下携号转网和千兆宽带的问题")
+    assert "携号转网" in words and "千兆宽带" in words
+    assert s.tokens("我的副卡欠费了") == ["副卡", "欠费"]
+
+
+def test_default_backend_is_the_fast_one_when_installed() -> None:
+    pytest.importorskip("jieba_fast_dat")
+    assert default_backend() == "jieba_fast_dat"
+    assert JiebaSegmenter().backend == "jieba_fast_dat"
+
+
+def test_backends_agree_on_the_hand_written_checks() -> None:
+    pytest.importorskip("jieba_fast_dat")
+    fast, ref = JiebaSegmenter(backend="jieba_fast_dat"), JiebaSegmenter(backend="jieba")
+    texts = [json.loads(line)["text"] for line in
+             data_path("checks", "classify_handwritten.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    same = sum(fast.cut(t) == ref.cut(t) for t in texts)
+    assert same / len(texts) >= 0.9  # their bundled dictionaries differ a little; the user words dominate
+
+
+def test_unknown_backend_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="backend must be one of"):
+        JiebaSegmenter(backend="pkuseg")
+
+
+def test_the_backend_travels_in_the_pickle(lexicon: tuple[Path, Path]) -> None:
+    s = JiebaSegmenter(dict_path=lexicon[0], stopwords_path=lexicon[1], backend="jieba")
+    assert pickle.loads(pickle.dumps(s)).backend == "jieba"
+    # a pickle from before backends were recorded was trained with the reference jieba
+    old = JiebaSegmenter.__new__(JiebaSegmenter)
+    old.__setstate__({"dict_path": lexicon[0], "stopwords_path": lexicon[1]})
+    assert old.backend == "jieba"
+
+
+def test_missing_fast_backend_falls_back_to_jieba(lexicon: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setitem(sys.modules, "jieba_fast_dat", None)  # import now raises ImportError
+    s = JiebaSegmenter(dict_path=lexicon[0], stopwords_path=lexicon[1], backend="jieba_fast_dat")
+    with caplog.at_level("WARNING"):
+        assert "携号转网" in s.cut("我要携号转网")
+    assert s.backend == "jieba" and "not installed" in caplog.text
