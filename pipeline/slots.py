@@ -84,10 +84,15 @@ _LOC_COMPONENTS = [
     rf"{_ADMIN_NAME}{{1,4}}?(?:县|旗|街道)",
     rf"{_NAME}{{2,5}}?镇(?<!城镇)(?<!乡镇)",
     rf"{_NAME}{{2,5}}?乡(?<!家乡)(?<!老乡)(?<!下乡)(?<!城乡)(?<!故乡)(?<!他乡)",
-    rf"{_NAME}{{2,5}}?(?:大道|大街|胡同|路{_ROAD_NOT}(?![由线费])|街(?<!上街)(?<!逛街)|巷|弄)(?:[东南西北中]段|{_LOC_NUM}段)?(?:{_LOC_NUM}号)?",
+    rf"{_NAME}{{2,5}}?(?:大道|大街|胡同|路{_ROAD_NOT}(?![由线费])|街(?<!上街)(?<!逛街)|巷|弄)(?:[东南西北中]段|{_LOC_NUM}段)?(?:{_LOC_NUM}号院?)?",
     rf"{_NAME}{{2,8}}?(?:小区|花园|家园|公寓|大厦|广场|新村|社区|大楼|写字楼|商城|园区|苑)(?:小区|社区)?",
     rf"{_NAME}{{2,4}}?村(?<!农村)(?<!乡村)",
 ]
+# Only inside a chain: a district right after its city (深圳市南山区, although 山区 alone means "mountain area"),
+# and a road named …道 (高新南一道, although 知道/频道/渠道 are not roads).
+_LOC_DISTRICT_AFTER_CITY = rf"(?<=市){_ADMIN_NAME}{{1,2}}?区"
+_DAO_NOT = "".join(f"(?<!{w})" for w in ("知道", "频道", "通道", "渠道", "味道", "难道", "轨道", "报道", "街道", "管道", "车道"))
+_LOC_DAO_ROAD = rf"{_NAME}{{2,5}}?道{_DAO_NOT}(?:{_LOC_NUM}号)?"
 _LOC_NUMBERED = rf"{_LOC_NUM}(?:号院|号楼|号|栋|幢|座|单元|楼|层|室|户|弄|组|期|区)"
 _LOC_FIRST = "|".join(_LOC_COMPONENTS)
 # Only right after a house number: a named place (…号东部软件园, …号环球中心) - alone these words are too common.
@@ -106,7 +111,9 @@ _LOC_HINT_RE = re.compile(rf"[{_LOC_SUFFIX_CHARS}]|北京|天津|上海|重庆|�
 _LOC_MAX_LEAD = 9  # a chain starts at most this many characters before its first hint
 # Look-ahead: a suffix character within 8 name characters (or a province) - lets `re` skip positions fast.
 _LOC_AHEAD = rf"(?=(?:{_NAME}|都){{0,8}}[{_LOC_SUFFIX_CHARS}]|北京|天津|上海|重庆|内蒙古|广西|西藏|宁夏|新疆|{_PROVINCES})"
-_LOCATION_RE = re.compile(rf"{_LOC_AHEAD}(?:{_LOC_FIRST})(?:\s?(?:{_LOC_FIRST}|{_LOC_NUMBERED}|{_LOC_AFTER_NUMBER}|{_LOC_ROOM}))*")
+_LOCATION_RE = re.compile(
+    rf"{_LOC_AHEAD}(?:{_LOC_FIRST})(?:\s?(?:{_LOC_DISTRICT_AFTER_CITY}|{_LOC_FIRST}|{_LOC_NUMBERED}|{_LOC_AFTER_NUMBER}|{_LOC_ROOM}|{_LOC_DAO_ROAD}))*"
+)
 # "我家在滨江那边", "公司在杭州": a place name after a home/work cue, cut before the first non-place word.
 _CUE_LOCATION_RE = re.compile(
     rf"(?:家|公司|单位|店|厂|住址|地址|宿舍|住)(?:里|里面)?(?:就|也|是|现在)?(?:在|住在|位于|住|是)(?P<name>{_NAME}{{2,10}})"

@@ -105,6 +105,10 @@ def test_no_phone_for_service_numbers(ext: SlotExtractor) -> None:
         ("地址是西安市雁塔区科技路48号创业广场B座1808", "西安市雁塔区科技路48号创业广场B座1808"),
         ("我住在重庆市渝北区金开大道阳光小区2栋3单元三零一", "重庆市渝北区金开大道阳光小区2栋3单元三零一"),
         ("我住在阳光小区5栋1202房,光猫红灯", "阳光小区5栋1202房"),
+        # a district right after its city even when it ends in 山区; roads named …道; 号院
+        ("我在深圳市南山区科技园南区高新南一道9号上班,信号很差", "深圳市南山区科技园南区高新南一道9号"),
+        ("大连市中山区人民路5号宽带断了", "大连市中山区人民路5号"),
+        ("家住北京市朝阳区望京街道阜通东大街6号院3号楼", "北京市朝阳区望京街道阜通东大街6号院3号楼"),
     ],
 )
 def test_location(ext: SlotExtractor, text: str, value: str) -> None:
@@ -130,6 +134,9 @@ def test_location(ext: SlotExtractor, text: str, value: str) -> None:
         "宽带路由器坏了",
         "我们都在家",
         "客服中心说明天来修",
+        "这个频道看不了",
+        "我不知道怎么办",
+        "你们的渠道太少",
     ],
 )
 def test_no_location(ext: SlotExtractor, text: str) -> None:
