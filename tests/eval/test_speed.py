@@ -35,7 +35,8 @@ def test_smoke_result_has_the_contract_keys(tiny_result):
     assert r["assist_p99_ms"] >= r["assist_p50_ms"]
     for key in ("assist_p50", "assist_p99", "classify", "segment", "assist_kb_p99", "index_500_exact"):
         assert r["ratios"][key] > 0, key
-    assert r["http"]["errors"] == 0 and r["http"]["n"] == 6 and r["http"]["p50_ms"] > 0
+    assert r["http"]["errors"] == 0 and r["http"]["n"] == 4 and r["http"]["p50_ms"] > 0  # 6 requests: 2 + 4
+    assert r["http"]["clients"] == 2 and r["http"]["single_client"]["n"] == 2
     (ix,) = r["index"]
     assert ix["n"] == 500 and 0.0 <= ix["approx"]["recall@10"] <= 1.0
     assert r["kb"]["entries"] == 84 and r["assist_kb_p99_ms"] > 0
