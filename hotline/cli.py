@@ -312,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--datasets", default=None, help="folder with the datasets (default ../shared/datasets)")
     bp.add_argument("--out", default="BENCHMARKS.md")
     bp.add_argument("--smoke", action="store_true", help="small samples, for CI")
+    bp.add_argument("--no-finetune", action="store_true",
+                    help="skip fine-tuning e5-small on CIC (~20 min on 2 cores); the linear rows still run")
     bp.set_defaults(func=cmd_bench_public)
 
     r = sub.add_parser("replay", help="run recorded calls through the live-call engine; JSON lines out")
