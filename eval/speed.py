@@ -803,6 +803,13 @@ def run_speed_benchmark(settings: Settings, *, config: SpeedConfig | None = None
     return result
 
 
+def _flat_used(n_vectors: int) -> bool:
+    """Whether Hotline's VectorIndex searches this many vectors exactly (flat); above, exact is only a reference."""
+    from index.vector import AUTO_HNSW_MIN
+
+    return n_vectors < AUTO_HNSW_MIN
+
+
 def _targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
@@ -813,9 +820,7 @@ def _targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     if "assist_kb_p99_ms" in r:
         v = r["assist_kb_p99_ms"]
         add("assist p99 with the large KB (ms)", v, v <= TARGET_ASSIST_P99_MS, f"≤ {TARGET_ASSIST_P99_MS:g} ms")
-    from index.vector import AUTO_HNSW_MIN
-
-    unused = {f"index_{ix['n']}_exact" for ix in r.get("index", []) if ix["n"] >= AUTO_HNSW_MIN}
+    unused = {f"index_{ix['n']}_exact" for ix in r.get("index", []) if not _flat_used(ix["n"])}
     for key, val in ratios.items():
         if key in unused:  # Hotline searches that many vectors approximately; exact flat is a reference
             add(f"speed-up vs peer: {key} (exact search, not used at this size)", val, None, "reference")
@@ -843,8 +848,6 @@ def _pf(ok: bool | None) -> str:
 
 def render_markdown(r: dict[str, Any]) -> str:
     """The result as markdown tables (for the terminal, README and BENCHMARKS.md)."""
-    from index.vector import AUTO_HNSW_MIN
-
     p, ratios = r.get("peer", {}), r.get("ratios", {})
     env = r.get("env", {})
     lines = [
@@ -853,9 +856,9 @@ def render_markdown(r: dict[str, Any]) -> str:
     ]
 
     def row(name: str, h: Any, pv: Any, ratio_key: str | None, target: str = f"≥ {TARGET_SPEEDUP:g}×",
-            ok: bool | None = None, judge: bool = True) -> None:
+            ok: bool | None = None) -> None:
         ratio = ratios.get(ratio_key) if ratio_key else None
-        if judge and ok is None and ratio is not None:
+        if ok is None and ratio is not None and target != "reference":
             ok = ratio >= TARGET_SPEEDUP
         lines.append(f"| {name} | {_f(h)} | {_f(pv)} | {_f(ratio)} | {target} | {_pf(ok)} |")
 
@@ -896,11 +899,10 @@ def render_markdown(r: dict[str, Any]) -> str:
             lines.append(f"| segmentation (MB/s): rjieba.cut | {_f(r['rjieba_mb_per_s'])} | — | — | reference | — |")
     for ix in r.get("index", []):
         n = ix["n"]
-        # above AUTO_HNSW_MIN rows Hotline never searches exactly: the flat row is a reference, not a target
-        flat_used = n < AUTO_HNSW_MIN
+        flat_used = _flat_used(n)
         row(f"vector search {n:,}×{ix['dim']}, exact faiss flat, p50 (ms)" + ("" if flat_used else " (not used)"),
             ix["exact"]["p50_ms"], ix["peer"]["p50_ms"], f"index_{n}_exact",
-            **({} if flat_used else {"target": "reference", "ok": None, "judge": False}))
+            **({} if flat_used else {"target": "reference"}))
         row(f"vector search {n:,}×{ix['dim']}, approximate, p50 (ms)", ix["approx"]["p50_ms"], ix["peer"]["p50_ms"],
             f"index_{n}_approx")
     out = ["\n".join(lines)]
