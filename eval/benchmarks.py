@@ -288,6 +288,45 @@ def _cic_metrics(y_true: list[str], y_pred: list[str]) -> dict[str, float]:
     }
 
 
+def fit_cic_variant(v: CicVariant, texts: Sequence[str], labels: Sequence[str], label_des: dict[str, str], *,
+                    seed: int = 0, clean_folds: int = CLEAN_FOLDS,
+                    keep_cache: dict[tuple[str, str], tuple[np.ndarray, list[str], dict[str, Any]]] | None = None
+                    ) -> tuple[Any, list[str], dict[str, Any] | None]:
+    """Fit one CIC row: noisy-label cleaning (if any), label-definition augmentation (if any), the classifier.
+
+    ``keep_cache`` shares the out-of-fold flags between variants with the same encoder and parameters.
+
+    Returns:
+        ``(classifier, texts it was trained on, cleaning summary or None)``.
+    """
+    from models.classifier import ComplaintClassifier
+
+    texts, labels = list(texts), list(labels)
+    clean_info = None
+    if v.clean:
+        if v.clean not in ("delete", "relabel"):
+            raise InvalidInputError(f"CicVariant.clean must be None, 'delete' or 'relabel', got {v.clean!r}")
+        key = (v.encoder, json.dumps(v.params, sort_keys=True))
+        cache = keep_cache if keep_cache is not None else {}
+        if key not in cache:
+            cache[key] = find_noisy_labels(texts, labels, encoder=v.encoder, seed=seed, folds=clean_folds,
+                                           threshold=CLEAN_THRESHOLD, params=v.params)
+        keep, suggested, clean_info = cache[key]
+        if v.clean == "delete":
+            texts = [t for t, k in zip(texts, keep) if k]
+            labels = [lab for lab, k in zip(labels, keep) if k]
+        else:
+            labels = [lab if k else s for lab, k, s in zip(labels, keep, suggested)]
+    params = dict(v.params)
+    if v.label_des:
+        params["label_texts"] = {k: [t] for k, t in label_des.items() if k in set(labels)}
+        params["label_text_repeat"] = v.label_des_repeat
+    clf = ComplaintClassifier(builder=v.builder, encoder=v.encoder, seed=seed, **params)
+    with _quiet_sklearn():
+        clf.fit(texts, labels)
+    return clf, texts, clean_info
+
+
 def _cic_finetuned_rows(data: _Cic, linear: tuple[np.ndarray, list[str]] | None, *, seed: int = 0
                         ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Fine-tune e5-small on train+dev (+ label descriptions), score test_public, and mix with ``linear``.
@@ -341,7 +380,6 @@ def bench_cic(datasets_dir: str | Path, *, smoke: bool = False, variants: Sequen
         by cross-validation), ``n_train``/``n_test``/``n_test_labels``, ``seconds``, and ``model`` (the selected
         fitted classifier, or the mix's linear half when the mix is selected, for the FAQ category boost).
     """
-    from models.classifier import ComplaintClassifier
     from models.encoders import load_encoder
 
     t_start = time.perf_counter()
@@ -351,35 +389,13 @@ def bench_cic(datasets_dir: str | Path, *, smoke: bool = False, variants: Sequen
     models: dict[str, Any] = {}
     keep_cache: dict[tuple[str, str], tuple[np.ndarray, list[str], dict[str, Any]]] = {}
     test_probs: dict[str, tuple[np.ndarray, list[str]]] = {}
-    label_texts = {k: [v] for k, v in data.label_des.items() if k in set(data.train_labels)}
     for v in todo:
         t0 = time.perf_counter()
         if v.builder != "complaint.tfidf_lr.v1":
             enc = load_encoder(v.encoder)
             enc.cache_size = max(enc.cache_size, 40_000)  # every variant re-encodes the same 14k sentences
-        texts, labels = data.train_texts, data.train_labels
-        clean_info = None
-        if v.clean:
-            key = (v.encoder, json.dumps(v.params, sort_keys=True))
-            if key not in keep_cache:
-                keep_cache[key] = find_noisy_labels(texts, labels, encoder=v.encoder, seed=seed,
-                                                    folds=2 if smoke else CLEAN_FOLDS, threshold=CLEAN_THRESHOLD,
-                                                    params=v.params)
-            keep, suggested, clean_info = keep_cache[key]
-            if v.clean == "delete":
-                texts = [t for t, k in zip(texts, keep) if k]
-                labels = [lab for lab, k in zip(labels, keep) if k]
-            elif v.clean == "relabel":
-                labels = [lab if k else s for lab, k, s in zip(labels, keep, suggested)]
-            else:
-                raise InvalidInputError(f"CicVariant.clean must be None, 'delete' or 'relabel', got {v.clean!r}")
-        params = dict(v.params)
-        if v.label_des:
-            params["label_texts"] = {k: t for k, t in label_texts.items() if k in set(labels)}
-            params["label_text_repeat"] = v.label_des_repeat
-        clf = ComplaintClassifier(builder=v.builder, encoder=v.encoder, seed=seed, **params)
-        with _quiet_sklearn():
-            clf.fit(texts, labels)
+        clf, texts, clean_info = fit_cic_variant(v, data.train_texts, data.train_labels, data.label_des, seed=seed,
+                                                 clean_folds=2 if smoke else CLEAN_FOLDS, keep_cache=keep_cache)
         train_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         probs = np.vstack([clf.predict_proba(data.test_texts[i : i + 512]) for i in range(0, len(data.test_texts), 512)])

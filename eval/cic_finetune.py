@@ -31,7 +31,6 @@ import random
 import shlex
 import sys
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -86,17 +85,15 @@ class CicSplits:
 
 def load_cic(root: str | Path) -> CicSplits:
     """Read ``DataCLUE_CIC/{train,dev,test_public,labels}.json`` under ``root`` (JSON lines)."""
+    from eval.benchmarks import _read_jsonl, _require
+
     d = Path(root) / "DataCLUE_CIC"
 
-    def read(name: str) -> list[dict[str, Any]]:
-        with (d / name).open(encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
-
     def pairs(name: str) -> tuple[list[str], list[str]]:
-        rows = read(name)
+        rows = _read_jsonl(_require(d / name))
         return [r["sentence"] for r in rows], [str(r["label"]) for r in rows]
 
-    label_des = {str(r["label"]): r["label_des"] for r in read("labels.json")}
+    label_des = {str(r["label"]): r["label_des"] for r in _read_jsonl(_require(d / "labels.json"))}
     return CicSplits(pairs("train.json"), pairs("dev.json"), pairs("test_public.json"), label_des)
 
 
@@ -204,13 +201,8 @@ def finetune(train_texts: list[str], train_labels: list[str], classes: list[str]
         t0 = time.perf_counter()
         total, seen = 0.0, 0
         for b, batch in enumerate(_length_batches([len(s) for s in ids], cfg.batch_size, rng)):
-            width = max(len(ids[j]) for j in batch)
-            x = torch.full((len(batch), width), tok.pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for r, j in enumerate(batch):
-                x[r, : len(ids[j])] = torch.tensor(ids[j])
-                mask[r, : len(ids[j])] = 1
-            loss = loss_fn(model(x, mask), y[batch])
+            enc = tok.pad_batch([ids[j] for j in batch])  # ids tokenized once, before the first epoch
+            loss = loss_fn(model(**enc), y[batch])
             optim.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -242,28 +234,15 @@ def fit_linear(texts: list[str], labels: list[str], label_des: dict[str, str], c
                predict: dict[str, list[str]], *, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Fit the selected CIC variant of :mod:`eval.benchmarks` on ``texts`` and return ``predict`` probabilities.
 
-    Same recipe as ``bench_cic`` for ``CIC_SELECTED``: out-of-fold noisy-label deletion, then the ensemble with
-    label descriptions as extra examples. Columns follow ``classes``.
+    The same code as ``bench_cic``'s rows (:func:`eval.benchmarks.fit_cic_variant`). Columns follow ``classes``.
     """
-    from eval.benchmarks import CIC_SELECTED, CIC_VARIANTS, CLEAN_FOLDS, CLEAN_THRESHOLD, find_noisy_labels
-    from models.classifier import ComplaintClassifier
+    from eval.benchmarks import CIC_SELECTED, CIC_VARIANTS, fit_cic_variant
 
     v = next(v for v in CIC_VARIANTS if v.name == CIC_SELECTED)
+    clf, _, clean_info = fit_cic_variant(v, texts, labels, label_des, seed=seed)
     info: dict[str, Any] = {"variant": v.name}
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
-        if v.clean == "delete":
-            keep, _, summary = find_noisy_labels(texts, labels, encoder=v.encoder, folds=CLEAN_FOLDS,
-                                                 threshold=CLEAN_THRESHOLD, seed=seed, params=v.params)
-            texts = [t for t, k in zip(texts, keep) if k]
-            labels = [lab for lab, k in zip(labels, keep) if k]
-            info["deleted"] = summary["n_flagged"]
-        params = dict(v.params)
-        if v.label_des:
-            params["label_texts"] = {k: [t] for k, t in label_des.items() if k in set(labels)}
-            params["label_text_repeat"] = v.label_des_repeat
-        clf = ComplaintClassifier(builder=v.builder, encoder=v.encoder, seed=seed, **params)
-        clf.fit(texts, labels)
+    if clean_info is not None and v.clean == "delete":
+        info["deleted"] = clean_info["n_flagged"]
     cols = [classes.index(c) for c in clf.classes_]
     out: dict[str, np.ndarray] = {}
     for name, xs in predict.items():

@@ -201,9 +201,12 @@ class E5Tokenizer:
 
     def batch(self, texts: list[str], *, max_length: int = 512) -> dict[str, torch.Tensor]:
         """Dynamically padded ``input_ids`` / ``attention_mask`` tensors (``[n, longest]``)."""
+        return self.pad_batch([self.encode(t, max_length=max_length) for t in texts])
+
+    def pad_batch(self, seqs: list[list[int]]) -> dict[str, torch.Tensor]:
+        """Token-id lists → ``input_ids`` padded to the longest, and the matching ``attention_mask``."""
         import torch
 
-        seqs = [self.encode(t, max_length=max_length) for t in texts]
         width = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), width), self.pad, dtype=torch.long)
         mask = torch.zeros((len(seqs), width), dtype=torch.long)
