@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from eval.metrics import classification_metrics
-from pipeline.taxonomy import default_taxonomy
+from hotline.core.taxonomy import default_taxonomy
+from hotline.models.metrics import classification_metrics
 
 __all__ = ["evaluate_classifier"]
 

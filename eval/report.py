@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import Settings
-from pipeline.errors import ArtifactError, InvalidInputError
-from pipeline.retrieve import category_probs_fn
+from hotline.core.errors import ArtifactError, InvalidInputError
+from hotline.core.settings import Settings
+from hotline.pipeline.retrieve import category_probs_fn
 
 __all__ = ["build_report", "main"]
 
@@ -63,9 +63,9 @@ class _RecordingClassifier:
 
 
 def _classification(clf: Any, texts: list[str], labels: list[str]) -> dict[str, Any]:
-    from eval.classification import evaluate_classifier
-    from eval.metrics import top_k_accuracy
-    from pipeline.taxonomy import default_taxonomy
+    from hotline.core.taxonomy import default_taxonomy
+    from hotline.eval.classification import evaluate_classifier
+    from hotline.models.metrics import top_k_accuracy
 
     rec = _RecordingClassifier(clf)
     m = evaluate_classifier(rec, texts, labels)
@@ -115,7 +115,7 @@ def _summary(values: Sequence[float]) -> dict[str, float | int | None]:
 
 
 def _retrieval(index: Any, index_dir: Path, queries: list[dict[str, Any]], clf: Any) -> dict[str, Any]:
-    from eval.retrieval import evaluate_retrieval
+    from hotline.eval.retrieval import evaluate_retrieval
 
     m = evaluate_retrieval(index, queries, category_probs_fn=category_probs_fn(clf, index))
     meta_path = index_dir / "meta.json"
@@ -297,7 +297,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, cls: str = 
 
 
 def _classification_html(m: dict[str, Any]) -> str:
-    from pipeline.taxonomy import default_taxonomy
+    from hotline.core.taxonomy import default_taxonomy
 
     tax = default_taxonomy()
     summary = [("n", m["n"]), ("accuracy", m["accuracy"]), ("macro_f1", m["macro_f1"]),
@@ -420,13 +420,13 @@ def build_report(settings: Settings, *, data: str | Path | None = None, queries:
 
     clf = None
     if (model_path / "meta.json").is_file():
-        from models.classifier import ComplaintClassifier
+        from hotline.models.classifier import ComplaintClassifier
 
         clf = ComplaintClassifier.load(model_path)
     elif data is not None:
         raise ArtifactError(f"no classifier at {model_path}; run 'hotline build' or pass --model DIR")
     if data is not None:
-        from training.io import read_labelled
+        from hotline.core.jsonl import read_labelled
 
         texts, labels = read_labelled(data)
         if not texts:
@@ -435,8 +435,8 @@ def build_report(settings: Settings, *, data: str | Path | None = None, queries:
         metrics["classification"] = _classification(clf, texts, labels)
         metrics["sources"].update(data=str(data), model=str(model_path))
     if queries is not None:
-        from eval.retrieval import load_queries
-        from index.faq_index import FaqIndex
+        from hotline.eval.retrieval import load_queries
+        from hotline.index.faq_index import FaqIndex
 
         if not (index_path / "meta.json").is_file():
             raise ArtifactError(f"no FAQ index at {index_path}; run 'hotline build' or pass --index DIR")

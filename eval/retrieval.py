@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from eval.metrics import mean_ranking_metrics
-from pipeline.errors import InvalidInputError
+from hotline.core.errors import InvalidInputError
+from hotline.models.metrics import mean_ranking_metrics
 
 if TYPE_CHECKING:
-    from index.faq_index import FaqIndex
+    from hotline.index.faq_index import FaqIndex
 
 __all__ = ["evaluate_retrieval", "load_queries"]
 

@@ -24,8 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import Settings
-from pipeline.errors import HotlineError
+from hotline.core.errors import HotlineError
+from hotline.core.settings import Settings
 
 __all__ = ["main"]
 
@@ -47,7 +47,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _ensure_built(settings: Settings) -> None:
-    from training.build import build_default, is_built
+    from hotline.training.build import build_default, is_built
 
     if not is_built(settings):
         logger.info("no models in %s yet: building the telecom demo (first run, a few minutes)", settings.home)
@@ -56,7 +56,7 @@ def _ensure_built(settings: Settings) -> None:
 
 # -- commands -------------------------------------------------------------------------------
 def cmd_build(args: argparse.Namespace) -> int:
-    from training.build import build_default
+    from hotline.training.build import build_default
 
     summary = build_default(_settings(args), per_code=args.per_code, seed=args.seed, builder=args.builder)
     _print_json(summary)
@@ -64,8 +64,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_assist(args: argparse.Namespace) -> int:
-    from pipeline.assist import AssistPipeline
-    from pipeline.validate import check_text
+    from hotline.core.validate import check_text
+    from hotline.pipeline.assist import AssistPipeline
 
     settings = _settings(args)
     _ensure_built(settings)
@@ -77,7 +77,7 @@ def cmd_assist(args: argparse.Namespace) -> int:
 
 
 def cmd_train_classify(args: argparse.Namespace) -> int:
-    from training.train import train_classifier
+    from hotline.training.train import train_classifier
 
     evals = {"eval": args.eval} if args.eval else None
     metrics = train_classifier(args.data, args.out, builder=args.builder, encoder=args.encoder or "usem3",
@@ -87,9 +87,9 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_classify(args: argparse.Namespace) -> int:
-    from eval.classification import evaluate_classifier
-    from models.classifier import ComplaintClassifier
-    from training.io import read_labelled
+    from hotline.core.jsonl import read_labelled
+    from hotline.eval.classification import evaluate_classifier
+    from hotline.models.classifier import ComplaintClassifier
 
     if args.model:
         model_dir = Path(args.model)
@@ -109,11 +109,11 @@ def cmd_eval_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
-    from index.faq_index import FaqIndex
-    from index.kb import KnowledgeBase
-    from models.classifier import ComplaintClassifier
-    from models.encoders import load_encoder
-    from training.build import NO_ANSWER_FILE
+    from hotline.index.faq_index import FaqIndex
+    from hotline.index.kb import KnowledgeBase
+    from hotline.models.classifier import ComplaintClassifier
+    from hotline.models.encoders import load_encoder
+    from hotline.training.build import NO_ANSWER_FILE
 
     settings = _settings(args)
     kb = KnowledgeBase.from_jsonl(args.kb)
@@ -133,9 +133,9 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 
 
 def cmd_index_calibrate(args: argparse.Namespace) -> int:
-    from index.no_answer import default_no_answer_path
-    from models.classifier import ComplaintClassifier
-    from training.no_answer import fit_default_no_answer
+    from hotline.index.no_answer import default_no_answer_path
+    from hotline.models.classifier import ComplaintClassifier
+    from hotline.training.no_answer import fit_default_no_answer
 
     settings = _settings(args)
     _ensure_built(settings)
@@ -147,9 +147,9 @@ def cmd_index_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_retrieve(args: argparse.Namespace) -> int:
-    from eval.retrieval import evaluate_retrieval
-    from index.faq_index import FaqIndex
-    from training.io import read_jsonl
+    from hotline.core.jsonl import read_jsonl
+    from hotline.eval.retrieval import evaluate_retrieval
+    from hotline.index.faq_index import FaqIndex
 
     settings = _settings(args)
     _ensure_built(settings)  # the default classifier supplies the queries' category probabilities
@@ -168,8 +168,8 @@ def _category_probs_fn(settings: Settings, index) -> Any:
     """Category affinity for retrieval from the default classifier (see pipeline.retrieve.category_probs_fn)."""
     if not (settings.classifier_dir / "meta.json").is_file():
         return None
-    from models.classifier import ComplaintClassifier
-    from pipeline.retrieve import category_probs_fn
+    from hotline.models.classifier import ComplaintClassifier
+    from hotline.pipeline.retrieve import category_probs_fn
 
     return category_probs_fn(ComplaintClassifier.load(settings.classifier_dir), index)
 
@@ -177,7 +177,7 @@ def _category_probs_fn(settings: Settings, index) -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from serve.app import create_app
+    from hotline.serve.app import create_app
 
     settings = _settings(args)
     _ensure_built(settings)
@@ -187,7 +187,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from pipeline.replay import replay_calls
+    from hotline.pipeline.replay import replay_calls
 
     settings = _settings(args)
     _ensure_built(settings)
@@ -196,25 +196,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_report(args: argparse.Namespace) -> int:
-    from eval.report import main as report_main
+    from hotline.eval.report import main as report_main
 
     return report_main(args, _settings(args))
 
 
 def cmd_eval_encoders(args: argparse.Namespace) -> int:
-    from eval.encoders import main as encoders_main
+    from hotline.eval.benchmarks.encoders import main as encoders_main
 
     return encoders_main(args, _settings(args))
 
 
 def cmd_bench_speed(args: argparse.Namespace) -> int:
-    from eval.speed import main as speed_main
+    from hotline.eval.benchmarks.speed import main as speed_main
 
     return speed_main(args, _settings(args))
 
 
 def cmd_bench_load(args: argparse.Namespace) -> int:
-    from eval.load import main as load_main
+    from hotline.eval.benchmarks.load import main as load_main
 
     settings = _settings(args)
     _ensure_built(settings)
@@ -222,7 +222,7 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_public(args: argparse.Namespace) -> int:
-    from eval.benchmarks import main as bench_main
+    from hotline.eval.benchmarks.public import main as bench_main
 
     return bench_main(args, _settings(args))
 
@@ -306,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     bs.set_defaults(func=cmd_bench_speed)
     bl = bsub.add_parser("load", help="live-call load: concurrent calls over HTTP+WebSocket, per-utterance latency")
-    bl.add_argument("rest", nargs=argparse.REMAINDER, help="options of python -m eval.load (--calls, --utterances, …)")
+    bl.add_argument("rest", nargs=argparse.REMAINDER, help="options of python -m hotline.eval.benchmarks.load (--calls, --utterances, …)")
     bl.set_defaults(func=cmd_bench_load)
     bp = bsub.add_parser("public", help="public benchmarks (CIC, AFQMC, LCQMC) → BENCHMARKS.md")
     bp.add_argument("--datasets", default=None, help="folder with the datasets (default ../shared/datasets)")

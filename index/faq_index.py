@@ -51,16 +51,16 @@ from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 import numpy as np
 
-from index.kb import FaqEntry, KnowledgeBase
-from index.lexical import Bm25Index
-from index.no_answer import NoAnswerModel, default_no_answer_path, na_features
-from index.vector import IndexType, VectorIndex, check_encoder
-from models.artifacts import fingerprint, read_meta, write_meta
-from pipeline.errors import ArtifactError, InvalidInputError
-from pipeline.resources import data_path
+from hotline.core.artifacts import fingerprint, read_meta, write_meta
+from hotline.core.errors import ArtifactError, InvalidInputError
+from hotline.core.resources import data_path
+from hotline.index.kb import FaqEntry, KnowledgeBase
+from hotline.index.lexical import Bm25Index
+from hotline.index.no_answer import NoAnswerModel, default_no_answer_path, na_features
+from hotline.index.vector import IndexType, VectorIndex, check_encoder
 
 if TYPE_CHECKING:
-    from models.encoders import Encoder
+    from hotline.models.encoders import Encoder
 
 __all__ = ["FaqIndex", "FaqHit", "SearchResult", "FusionWeights", "DEFAULT_FIELDS", "FEATURES", "CATEGORY_FEATURES",
            "CategoryModel", "entry_category_probs", "NoAnswerSource"]
@@ -170,10 +170,10 @@ def default_offtopic_path() -> Path:
 
 def _default_segmenter(backend: str | None = None) -> Segmenter:
     try:
-        from pipeline.segment import JiebaSegmenter
+        from hotline.core.segment import JiebaSegmenter
     except ImportError as e:
         raise ArtifactError(
-            "FaqIndex needs pipeline.segment.JiebaSegmenter for BM25 tokens, which could not be imported "
+            "FaqIndex needs hotline.core.segment.JiebaSegmenter for BM25 tokens, which could not be imported "
             f"({e}); install jieba or pass segmenter=<object with .tokens(text) -> list[str]>"
         ) from e
     return JiebaSegmenter(backend=backend)
@@ -233,7 +233,7 @@ class FaqIndex:
         Args:
             kb: the FAQ entries.
             encoder: a :class:`models.encoders.Encoder`.
-            segmenter: gives BM25 tokens; default ``pipeline.segment.JiebaSegmenter()``.
+            segmenter: gives BM25 tokens; default ``hotline.core.segment.JiebaSegmenter()``.
             fields: which texts get a vector row: ``question`` (required), ``similar``, ``answer``.
             bm25_fields: which texts make up an entry's BM25 document.
             index_type: ``flat`` | ``hnsw`` | ``auto`` (hnsw from 20k rows).
@@ -568,7 +568,7 @@ class FaqIndex:
         meta = read_meta(directory, kind=KIND)
         enc_meta = meta.get("encoder") or {}
         if encoder is None:
-            from models.encoders import load_encoder
+            from hotline.models.encoders import load_encoder
 
             encoder = load_encoder(str(enc_meta.get("name")))
         check_encoder({"encoder": enc_meta}, encoder, where=str(directory))

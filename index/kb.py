@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import InvalidInputError, NotFoundError
-from pipeline.resources import data_path
+from hotline.core.errors import InvalidInputError, NotFoundError
+from hotline.core.resources import data_path
 
 __all__ = [
     "FaqEntry",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import ArtifactError, InvalidInputError, NotFittedError
+from hotline.core.errors import ArtifactError, InvalidInputError, NotFittedError
 
 __all__ = ["Bm25Index"]
 

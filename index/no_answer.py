@@ -41,13 +41,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.errors import ArtifactError, InvalidInputError
-from pipeline.resources import data_path
+from hotline.core.errors import ArtifactError, InvalidInputError
+from hotline.core.resources import data_path
 
 if TYPE_CHECKING:
-    from index.faq_index import CategoryModel, FaqIndex
-    from index.kb import KnowledgeBase
-    from models.encoders import Encoder
+    from hotline.index.faq_index import CategoryModel, FaqIndex
+    from hotline.index.kb import KnowledgeBase
+    from hotline.models.encoders import Encoder
 
 __all__ = ["NoAnswerModel", "NoAnswerVariant", "NA_FEATURES", "NA_CATEGORY_FEATURES", "na_features",
            "fit_no_answer_model", "default_no_answer_path"]
@@ -228,7 +228,7 @@ def _fit_variant(feats: dict[str, np.ndarray], features: tuple[str, ...], y: np.
 
 def split_scores(index: FaqIndex, cos: np.ndarray, bm: np.ndarray, aff: np.ndarray | None, keep: np.ndarray):
     """Fused scores ``[n, E]`` with the entries where ``keep`` is False masked to ``-inf``."""
-    from index.faq_index import _fuse, _z_log_affinity
+    from hotline.index.faq_index import _fuse, _z_log_affinity
 
     cos = np.where(keep, cos, -np.inf)
     bm = np.where(keep, bm, -np.inf)
@@ -259,7 +259,7 @@ def fit_no_answer_model(kb: KnowledgeBase, encoder: Encoder, records: Sequence[d
         unanswerable_prior: weight of unanswerable queries (in-domain dropped codes 60 %, off-topic 40 %).
         c: inverse L2 strength of the logistic regression. seed: split randomness.
     """
-    from index.faq_index import FaqIndex, _lex_tokens
+    from hotline.index.faq_index import FaqIndex, _lex_tokens
 
     t0 = time.perf_counter()
     if not 0.0 < drop_share < 1.0:
@@ -341,7 +341,7 @@ def fit_no_answer_model(kb: KnowledgeBase, encoder: Encoder, records: Sequence[d
     if rows_cat:
         category = _fit_variant(cat_feats(rows_cat), NA_CATEGORY_FEATURES, np.concatenate(ys_cat).astype(int),
                                 unans, w, target_reject, c)
-    from models.artifacts import fingerprint
+    from hotline.core.artifacts import fingerprint
 
     info = {
         "target": "answerable and top hit's category in the query's labels",

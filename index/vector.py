@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.artifacts import read_meta, write_meta
-from pipeline.errors import ArtifactError, InvalidInputError, NotFittedError
+from hotline.core.artifacts import read_meta, write_meta
+from hotline.core.errors import ArtifactError, InvalidInputError, NotFittedError
 
 if TYPE_CHECKING:
-    from models.encoders import Encoder
+    from hotline.models.encoders import Encoder
 
 __all__ = ["VectorIndex", "IndexType", "AUTO_HNSW_MIN"]
 

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from models.artifacts import fingerprint, read_meta, write_meta
-from pipeline.errors import ArtifactError, InvalidInputError, NotFittedError
+from hotline.core.artifacts import fingerprint, read_meta, write_meta
+from hotline.core.errors import ArtifactError, InvalidInputError, NotFittedError
 
 __all__ = ["ComplaintClassifier", "Builder"]
 
@@ -60,7 +60,7 @@ class _WordAnalyzer:
 
 def _preprocess(texts: list[str]) -> list[str]:
     # Same normalisation and masking at train and run time, whatever the caller did before.
-    from pipeline.mask import masked_text
+    from hotline.core.mask import masked_text
 
     return [masked_text(t) for t in texts]
 
@@ -203,14 +203,14 @@ class ComplaintClassifier:
 
     def _get_encoder(self):
         if self._encoder_obj is None:
-            from models.encoders import load_encoder
+            from hotline.models.encoders import load_encoder
 
             self._encoder_obj = load_encoder(self.encoder)
         return self._encoder_obj
 
     def _get_segmenter(self):
         if self._segmenter is None:
-            from pipeline.segment import JiebaSegmenter
+            from hotline.core.segment import JiebaSegmenter
 
             self._segmenter = JiebaSegmenter()
         return self._segmenter
@@ -411,7 +411,7 @@ class ComplaintClassifier:
             mask = pred == c
             if mask.sum() >= 10:
                 self.thresholds_[name] = _threshold_for_precision(conf[mask], (y[mask] == c), self.target_precision)
-        from eval.metrics import expected_calibration_error
+        from hotline.models.metrics import expected_calibration_error
 
         self.holdout_metrics_ = {
             "n": int(len(y)),
@@ -489,7 +489,14 @@ class ComplaintClassifier:
         meta = read_meta(directory, kind=KIND)
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         clf = cls(**config)
-        state = joblib.load(directory / "model.joblib")
+        try:
+            state = joblib.load(directory / "model.joblib")
+        except (ModuleNotFoundError, AttributeError) as e:
+            # a pickle that names modules of an older layout (e.g. ``pipeline.segment`` before ``hotline.core``)
+            raise ArtifactError(
+                f"{directory / 'model.joblib'} was written by an incompatible Hotline ({e}); "
+                "rebuild it with `hotline build` (or `hotline train classify` for your own data)"
+            ) from None
         clf.__dict__.update(state)
         clf.meta_ = meta
         if clf.uses_tfidf:

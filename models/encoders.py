@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import ArtifactError, InvalidInputError
+from hotline.core.errors import ArtifactError, InvalidInputError
 
 __all__ = ["Encoder", "UseEncoder", "E5Encoder", "SentenceTransformerEncoder", "load_encoder", "ENCODERS"]
 

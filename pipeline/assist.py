@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import Settings
-from pipeline.errors import ArtifactError
+from hotline.core.errors import ArtifactError
+from hotline.core.settings import Settings
 
 __all__ = ["AssistPipeline"]
 
@@ -46,11 +46,11 @@ class AssistPipeline:
                 return
             import faiss
 
-            from index.kb import load_specs
-            from pipeline.classify import ComplaintClassifierStage
-            from pipeline.retrieve import FaqRetriever
-            from pipeline.slots import SlotExtractor
-            from pipeline.taxonomy import Taxonomy
+            from hotline.core.taxonomy import Taxonomy
+            from hotline.index.kb import load_specs
+            from hotline.pipeline.classify import ComplaintClassifierStage
+            from hotline.pipeline.retrieve import FaqRetriever
+            from hotline.pipeline.slots import SlotExtractor
 
             # one query per call: OpenMP start-up and thread contention cost more than the scan itself;
             # concurrent requests supply the parallelism
@@ -83,7 +83,7 @@ class AssistPipeline:
 
     # -- running -----------------------------------------------------------------------------
     def classify(self, texts: list[str], *, top_k: int = 3) -> list[dict[str, Any]]:
-        from pipeline.mask import masked_text
+        from hotline.core.mask import masked_text
 
         masked = [masked_text(t) for t in texts]
         preds = self.classifier.run(masked, top_k=top_k)["predictions"]
@@ -92,7 +92,7 @@ class AssistPipeline:
     def search(self, queries: list[str], *, top_k: int | None = None,
                category_probs: list[dict[str, float]] | None = None) -> list[dict[str, Any]]:
         """FAQ hits per query; each result carries the masked query as ``text``."""
-        from pipeline.mask import masked_text
+        from hotline.core.mask import masked_text
 
         masked = [masked_text(t) for t in queries]
         if category_probs is None:
@@ -101,7 +101,7 @@ class AssistPipeline:
         return [{"text": m, **r} for m, r in zip(masked, results)]
 
     def category_probs(self, masked: list[str]) -> list[dict[str, float]]:
-        from pipeline.retrieve import probs_to_dicts
+        from hotline.pipeline.retrieve import probs_to_dicts
 
         return probs_to_dicts(self.classifier.probabilities(masked), self.classifier.classes)
 
@@ -111,9 +111,9 @@ class AssistPipeline:
 
         ``context`` (optional, one string per text) is earlier conversation used for retrieval only.
         """
-        from pipeline.mask import mask_pii
-        from pipeline.normalise import normalise_text
-        from pipeline.retrieve import probs_to_dicts
+        from hotline.core.mask import mask_pii
+        from hotline.core.normalise import normalise_text
+        from hotline.pipeline.retrieve import probs_to_dicts
 
         if not self._ready:
             self.warm_up()

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import InvalidInputError, NotFittedError
-from pipeline.taxonomy import NON_COMPLAINT_PREFIX, Taxonomy, default_taxonomy
+from hotline.core.errors import InvalidInputError, NotFittedError
+from hotline.core.taxonomy import NON_COMPLAINT_PREFIX, Taxonomy, default_taxonomy
 
 __all__ = ["ComplaintClassifierStage", "describe_probs"]
 
@@ -89,7 +89,7 @@ class ComplaintClassifierStage:
         if self.model is None:
             if self.model_dir is None:
                 raise NotFittedError("ComplaintClassifierStage needs model_dir or model")
-            from models.classifier import ComplaintClassifier
+            from hotline.models.classifier import ComplaintClassifier
 
             self.model = ComplaintClassifier.load(Path(self.model_dir).expanduser())
         if self.taxonomy is None:

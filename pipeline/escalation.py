@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipeline.errors import InvalidInputError
-from pipeline.mask import mask_pii
-from pipeline.normalise import normalise_text
+from hotline.core.errors import InvalidInputError
+from hotline.core.mask import mask_pii
+from hotline.core.normalise import normalise_text
 
 __all__ = ["EscalationDetector"]
 

@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from pipeline.config import Settings
-from pipeline.errors import InvalidInputError
+from hotline.core.errors import InvalidInputError
+from hotline.core.settings import Settings
 
 __all__ = ["replay_calls", "read_calls"]
 
@@ -41,8 +41,8 @@ def read_calls(path: str | Path, *, max_chars: int = 2000) -> list[dict[str, Any
     Raises:
         InvalidInputError: naming the file, the line and the field, e.g. ``calls.jsonl:3: field 'turns[1].speaker' …``.
     """
-    from pipeline.calls import check_call_id
-    from pipeline.notices import parse_time
+    from hotline.pipeline.live.calls import check_call_id
+    from hotline.pipeline.live.notices import parse_time
 
     path = Path(path)
     if not path.is_file():
@@ -106,7 +106,7 @@ def read_calls(path: str | Path, *, max_chars: int = 2000) -> list[dict[str, Any
 
 def replay_calls(path: str | Path, settings: Settings, out: IO[str] | None = None, *,
                  pipeline: Any = None) -> dict[str, int]:
-    """Run every call of ``path`` through a fresh :class:`~pipeline.calls.CallManager`; JSON lines to ``out``.
+    """Run every call of ``path`` through a fresh :class:`~hotline.pipeline.live.calls.CallManager`; JSON lines to ``out``.
 
     Args:
         path: Calls JSONL (see the module docstring).
@@ -126,12 +126,12 @@ def replay_calls(path: str | Path, settings: Settings, out: IO[str] | None = Non
 
 def _replay(calls: list[dict[str, Any]], path: str | Path, settings: Settings, out: IO[str],
             pipeline: Any) -> dict[str, int]:
-    from pipeline.calls import CallManager
-    from pipeline.incidents import IncidentDetector
-    from pipeline.notices import NoticeBoard
+    from hotline.pipeline.live.calls import CallManager
+    from hotline.pipeline.live.incidents import IncidentDetector
+    from hotline.pipeline.live.notices import NoticeBoard
 
     if pipeline is None:
-        from pipeline.assist import AssistPipeline
+        from hotline.pipeline.assist import AssistPipeline
 
         pipeline = AssistPipeline(settings, classifier_dir=settings.classifier_dir.resolve(),
                                   index_dir=settings.index_dir.resolve())

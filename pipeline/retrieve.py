@@ -14,11 +14,11 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import InvalidInputError
+from hotline.core.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from index.faq_index import FaqIndex, SearchResult
-    from models.encoders import Encoder
+    from hotline.index.faq_index import FaqIndex, SearchResult
+    from hotline.models.encoders import Encoder
 
 __all__ = ["FaqRetriever", "probs_to_dicts", "category_probs_fn"]
 
@@ -48,7 +48,7 @@ class FaqRetriever:
         with self._lock:
             if self.index_ is not None:
                 return
-            from index.faq_index import FaqIndex
+            from hotline.index.faq_index import FaqIndex
 
             index = FaqIndex.load(self.index_dir, encoder=self.encoder)
             index.encoder.warm_up()

@@ -16,9 +16,9 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from pipeline.errors import InvalidInputError
-from pipeline.mask import PiiEntity, PiiType, mask_pii
-from pipeline.normalise import normalise_text
+from hotline.core.errors import InvalidInputError
+from hotline.core.mask import PiiEntity, PiiType, mask_pii
+from hotline.core.normalise import normalise_text
 
 __all__ = ["SlotExtractor"]
 

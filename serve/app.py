@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from pipeline.config import Settings
-from serve.errors import install_error_handlers
-from serve.routers import health, live, nlp, widget
-from serve.state import PipelineHolder
+from hotline.core.settings import Settings
+from hotline.serve.errors import install_error_handlers
+from hotline.serve.routers import health, live, nlp, widget
+from hotline.serve.state import PipelineHolder
 
 __all__ = ["create_app"]
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from pipeline.assist import AssistPipeline
-from pipeline.config import Settings
-from serve.state import PipelineHolder
+from hotline.core.settings import Settings
+from hotline.pipeline.assist import AssistPipeline
+from hotline.serve.state import PipelineHolder
 
 __all__ = ["PipelineDep", "HolderDep", "SettingsDep"]
 

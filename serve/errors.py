@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from pipeline.errors import ArtifactError, ConflictError, InvalidInputError, NotFittedError, NotFoundError
+from hotline.core.errors import ArtifactError, ConflictError, InvalidInputError, NotFittedError, NotFoundError
 
 __all__ = ["install_error_handlers"]
 

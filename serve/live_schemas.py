@@ -8,12 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipeline.calls import Speaker
-from pipeline.errors import InvalidInputError
-from pipeline.feedback import FeedbackKind
-from pipeline.notices import NoticeKind
-from pipeline.validate import check_text
-from serve.schemas import MAX_CHARS, FaqHit
+from hotline.core.errors import InvalidInputError
+from hotline.core.validate import check_text
+from hotline.pipeline.live.calls import Speaker
+from hotline.pipeline.live.feedback import FeedbackKind
+from hotline.pipeline.live.notices import NoticeKind
+from hotline.serve.schemas import MAX_CHARS, FaqHit
 
 __all__ = [
     "StartCallRequest", "UtteranceRequest", "CallState", "EndCallResponse", "CallList",

@@ -1,4 +1,4 @@
-"""Request/response schemas with limits. Text checks reuse pipeline.validate so messages match the CLI."""
+"""Request/response schemas with limits. Text checks reuse hotline.core.validate so messages match the CLI."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipeline.validate import check_text
+from hotline.core.validate import check_text
 
 __all__ = ["TextsRequest", "SearchRequest", "AssistRequest", "Prediction", "ClassifyResponse",
            "SearchResponse", "AssistResponse", "MAX_CHARS", "MAX_BATCH"]

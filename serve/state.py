@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from pipeline.assist import AssistPipeline
-from pipeline.config import Settings
+from hotline.core.settings import Settings
+from hotline.pipeline.assist import AssistPipeline
 
 __all__ = ["PipelineHolder"]
 

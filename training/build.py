@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import Settings
-from training.io import write_jsonl
+from hotline.core.jsonl import write_jsonl
+from hotline.core.settings import Settings
 
 __all__ = ["build_default", "is_built", "switch_link", "split_corpus", "NO_ANSWER_FILE"]
 
@@ -67,11 +67,11 @@ def _step(n: int, total: int, what: str) -> float:
 def build_default(settings: Settings, *, per_code: int = 400, seed: int = 13, encoder: str | None = None,
                   builder: str = "complaint.ensemble.v1") -> dict[str, Any]:
     """Build the shipped telecom demo: corpus → classifier → FAQ index. Returns a summary with metrics."""
-    from index.faq_index import FaqIndex
-    from index.kb import KnowledgeBase
-    from models.encoders import load_encoder
-    from training.generate import CorpusGenerator
-    from training.train import train_classifier
+    from hotline.index.faq_index import FaqIndex
+    from hotline.index.kb import KnowledgeBase
+    from hotline.models.encoders import load_encoder
+    from hotline.training.generate import CorpusGenerator
+    from hotline.training.train import train_classifier
 
     encoder = encoder or settings.encoder
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
@@ -100,8 +100,8 @@ def build_default(settings: Settings, *, per_code: int = 400, seed: int = 13, en
     summary["classifier"] = {"metrics": metrics, "seconds": round(time.perf_counter() - t, 1)}
 
     t = _step(3, total, f"fitting the no-answer model and building the FAQ index with encoder {encoder}")
-    from models.classifier import ComplaintClassifier
-    from training.no_answer import fit_default_no_answer
+    from hotline.models.classifier import ComplaintClassifier
+    from hotline.training.no_answer import fit_default_no_answer
 
     clf = ComplaintClassifier.load(out / "classifier")
     # the no-answer model reads the classifier's confidences, so it is fitted for this very classifier

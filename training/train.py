@@ -6,9 +6,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from eval.classification import evaluate_classifier
-from models.classifier import Builder, ComplaintClassifier
-from training.io import read_labelled
+from hotline.core.jsonl import read_labelled
+from hotline.eval.classification import evaluate_classifier
+from hotline.models.classifier import Builder, ComplaintClassifier
 
 __all__ = ["train_classifier"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from serve.deps import HolderDep
+from hotline.serve.deps import HolderDep
 
 router = APIRouter(tags=["health"])
 

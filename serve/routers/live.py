@@ -15,12 +15,12 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from pipeline.calls import CallCapacityError, CallManager
-from pipeline.errors import ConflictError, NotFoundError
-from pipeline.feedback import FeedbackKind, FeedbackStore
-from pipeline.incidents import IncidentDetector
-from pipeline.notices import NoticeBoard
-from serve.live_schemas import (
+from hotline.core.errors import ConflictError, NotFoundError
+from hotline.pipeline.live.calls import CallCapacityError, CallManager
+from hotline.pipeline.live.feedback import FeedbackKind, FeedbackStore
+from hotline.pipeline.live.incidents import IncidentDetector
+from hotline.pipeline.live.notices import NoticeBoard
+from hotline.serve.live_schemas import (
     CallList,
     CallState,
     EndCallResponse,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from serve.deps import PipelineDep
-from serve.schemas import (
+from hotline.serve.deps import PipelineDep
+from hotline.serve.schemas import (
     AssistRequest,
     AssistResponse,
     ClassifyResponse,

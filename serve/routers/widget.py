@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse
 
-from pipeline.taxonomy import default_taxonomy
+from hotline.core.taxonomy import default_taxonomy
 
 __all__ = ["router", "STATIC_DIR"]
 

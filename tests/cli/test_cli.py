@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from training.io import write_jsonl
+from hotline.core.jsonl import write_jsonl
 
 
 def run_cli(*args, home):

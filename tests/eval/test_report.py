@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from eval.report import build_report, main
-from pipeline.errors import InvalidInputError
-from pipeline.resources import data_path
+from hotline.core.errors import InvalidInputError
+from hotline.core.resources import data_path
+from hotline.eval.report import build_report, main
 
 
 def _write_jsonl(path, rows):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.kb import FaqEntry, KnowledgeBase
-from models.encoders import Encoder
+from hotline.index.kb import FaqEntry, KnowledgeBase
+from hotline.models.encoders import Encoder
 
 
 class FakeEncoder(Encoder):

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from index.faq_index import CATEGORY_FEATURES, FEATURES, FaqIndex, entry_category_probs
-from index.no_answer import NA_CATEGORY_FEATURES, NA_FEATURES, NoAnswerModel, fit_no_answer_model
-from models.encoders import UseEncoder
-from pipeline.errors import ArtifactError, InvalidInputError
+from hotline.core.errors import ArtifactError, InvalidInputError
+from hotline.index.faq_index import CATEGORY_FEATURES, FEATURES, FaqIndex, entry_category_probs
+from hotline.index.no_answer import NA_CATEGORY_FEATURES, NA_FEATURES, NoAnswerModel, fit_no_answer_model
+from hotline.models.encoders import UseEncoder
 
 
 @pytest.fixture()
@@ -102,7 +102,7 @@ def test_without_calibration_always_answers(small_kb, hash_encoder, segmenter):
 
 def test_no_answer_fires_on_offtopic_not_on_paraphrase(small_kb):
     """The one test with the real encoder: the calibrated abstention on a hand-made KB."""
-    from pipeline.segment import JiebaSegmenter
+    from hotline.core.segment import JiebaSegmenter
 
     idx = FaqIndex.build(small_kb, UseEncoder(), segmenter=JiebaSegmenter(), no_answer="self")
     off = idx.search(["明天北京会下雨吗", "红烧肉怎么做才好吃", "这只股票还能买吗"])

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from index.kb import FaqEntry, KnowledgeBase, default_kb_path, load_specs
-from pipeline.errors import InvalidInputError, NotFoundError
+from hotline.core.errors import InvalidInputError, NotFoundError
+from hotline.index.kb import FaqEntry, KnowledgeBase, default_kb_path, load_specs
 
 
 def _write(tmp_path, lines, name="kb.jsonl"):

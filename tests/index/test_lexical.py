@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.lexical import Bm25Index
-from pipeline.errors import NotFittedError
+from hotline.core.errors import NotFittedError
+from hotline.index.lexical import Bm25Index
 
 DOCS = [["宽带", "断网", "光猫"], ["话费", "查询", "余额"], ["信号", "差"], []]
 

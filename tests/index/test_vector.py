@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.vector import VectorIndex
-from models.encoders import UseEncoder
-from pipeline.errors import ArtifactError, InvalidInputError, NotFittedError
+from hotline.core.errors import ArtifactError, InvalidInputError, NotFittedError
+from hotline.index.vector import VectorIndex
+from hotline.models.encoders import UseEncoder
 
 
 def _rand(n, d, seed=0):

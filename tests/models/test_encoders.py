@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.encoders import E5Encoder, UseEncoder, load_encoder
-from pipeline.errors import ArtifactError, InvalidInputError
+from hotline.core.errors import ArtifactError, InvalidInputError
+from hotline.models.encoders import E5Encoder, UseEncoder, load_encoder
 
 
 @pytest.mark.parametrize("cls,dim", [(UseEncoder, 512), (E5Encoder, 384)])

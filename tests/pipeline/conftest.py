@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.kb import load_specs
-from pipeline.taxonomy import default_taxonomy
+from hotline.core.taxonomy import default_taxonomy
+from hotline.index.kb import load_specs
 
 _KEYWORDS = {
     "broadband.cannot_connect": ["宽带", "光猫", "红灯", "连不上", "断网"],

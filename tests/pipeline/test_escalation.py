@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from pipeline.errors import InvalidInputError
-from pipeline.escalation import EscalationDetector
+from hotline.core.errors import InvalidInputError
+from hotline.pipeline.escalation import EscalationDetector
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.config import Settings
-from pipeline.errors import InvalidInputError
-from pipeline.replay import read_calls, replay_calls
+from hotline.core.errors import InvalidInputError
+from hotline.core.settings import Settings
+from hotline.pipeline.replay import read_calls, replay_calls
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=CST)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from index.faq_index import FaqIndex
-from pipeline.errors import ArtifactError, InvalidInputError
-from pipeline.retrieve import FaqRetriever
+from hotline.core.errors import ArtifactError, InvalidInputError
+from hotline.index.faq_index import FaqIndex
+from hotline.pipeline.retrieve import FaqRetriever
 
 KB_ROWS = [
     ("f1", "光猫亮红灯怎么办", "光猫LOS灯亮红色通常是光纤断了，请报修。", "broadband.cannot_connect",
@@ -25,7 +25,7 @@ class BigramSegmenter:
 
 @pytest.fixture()
 def index_dir(tmp_path, hash_encoder):
-    from index.kb import FaqEntry, KnowledgeBase
+    from hotline.index.kb import FaqEntry, KnowledgeBase
 
     kb = KnowledgeBase([FaqEntry(i, q, a, c, list(s)) for i, q, a, c, s in KB_ROWS])
     FaqIndex.build(kb, hash_encoder, segmenter=BigramSegmenter(), offtopic=OFFTOPIC).save(tmp_path / "idx")

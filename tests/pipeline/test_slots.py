@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.errors import InvalidInputError
-from pipeline.slots import SlotExtractor
+from hotline.core.errors import InvalidInputError
+from hotline.pipeline.slots import SlotExtractor
 
 CST = timezone(timedelta(hours=8))
 REF = datetime(2026, 11, 20, 10, 0, tzinfo=CST)  # a Friday, 10:00 Beijing time

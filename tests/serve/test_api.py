@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from serve.app import create_app
+from hotline.serve.app import create_app
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from serve.app import create_app
+from hotline.serve.app import create_app
 
 NOW = datetime.now(timezone(timedelta(hours=8)))
 BROADBAND = "我家宽带从昨天晚上开始就连不上了，光猫一直亮红灯"

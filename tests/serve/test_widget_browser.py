@@ -15,10 +15,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from eval.load import running_server
-from pipeline.notices import CHINA_TZ
-from serve.app import create_app
-from serve.routers import widget
+from hotline.eval.benchmarks.load import running_server
+from hotline.pipeline.live.notices import CHINA_TZ
+from hotline.serve.app import create_app
+from hotline.serve.routers import widget
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

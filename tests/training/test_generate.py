@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from pipeline.errors import ArtifactError, InvalidInputError
-from pipeline.resources import data_path
-from pipeline.taxonomy import default_taxonomy
-from training.generate import PUNCTUATION, CorpusGenerator, Style, generate, write_jsonl
+from hotline.core.errors import ArtifactError, InvalidInputError
+from hotline.core.resources import data_path
+from hotline.core.taxonomy import default_taxonomy
+from hotline.training.generate import PUNCTUATION, CorpusGenerator, Style, generate, write_jsonl
 
 PHRASES = data_path("generator", "phrases")
 

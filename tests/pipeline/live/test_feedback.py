@@ -1,0 +1,71 @@
+"""Feedback store: SQLite persistence across reopen, masking, validation, export for training."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+
+import pytest
+
+from hotline.core.errors import InvalidInputError
+from hotline.pipeline.live.feedback import FeedbackStore
+
+
+def test_rows_survive_a_reopen_and_text_is_masked(tmp_path):
+    path = tmp_path / "fb.sqlite3"
+    store = FeedbackStore(path)
+    row = store.add(kind="category_wrong", call_id="c1", target="data.slow", correct_label="data.cannot_connect",
+                    text="我手机号13812345678，流量开着上不了网")
+    assert row["id"] == 1 and "13812345678" not in row["text"] and "138****5678" in row["text"]
+    store.add(kind="suggestion_used", call_id="c1", target="kb-001")
+    store.close()
+
+    reopened = FeedbackStore(path)
+    rows = reopened.list()
+    assert [r["kind"] for r in rows] == ["suggestion_used", "category_wrong"]  # newest first
+    assert reopened.list(kind="category_wrong")[0]["correct_label"] == "data.cannot_connect"
+    assert reopened.count() == 2
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert "13812345678" not in json.dumps(conn.execute("SELECT * FROM feedback").fetchall(), ensure_ascii=False)
+    reopened.close()
+
+
+def test_export_writes_training_rows(tmp_path):
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    store.add(kind="category_wrong", target="data.slow", correct_label="data.cannot_connect", text="流量开着上不了网")
+    store.add(kind="category_right", target="broadband.slow", text="宽带网速特别慢")
+    store.add(kind="category_right", target="broadband.slow")  # no text: skipped
+    store.add(kind="suggestion_unhelpful", target="kb-002", text="没用")
+    n = store.export_jsonl(tmp_path / "out" / "corrections.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "out" / "corrections.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert n == 2
+    assert rows == [{"text": "流量开着上不了网", "label": "data.cannot_connect"},
+                    {"text": "宽带网速特别慢", "label": "broadband.slow"}]
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"kind": "liked"}, "kind"),
+    ({"kind": "category_wrong"}, "correct_label"),
+    ({"kind": "category_wrong", "correct_label": "data.nope"}, "correct_label"),
+    ({"kind": "suggestion_used", "note": "x" * 2000}, "note"),
+])
+def test_validation(tmp_path, kwargs, field):
+    with pytest.raises(InvalidInputError, match=field):
+        FeedbackStore(tmp_path / "fb.sqlite3").add(**kwargs)
+
+
+def test_concurrent_writers(tmp_path):
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+
+    def work(k: int) -> None:
+        for i in range(20):
+            store.add(kind="suggestion_used", call_id=f"c{k}", target=f"kb-{i}")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.count() == 160
