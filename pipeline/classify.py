@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from hotline.core.errors import InvalidInputError, NotFittedError
+from hotline.core.results import Category, Prediction, ServiceProb
 from hotline.core.taxonomy import NON_COMPLAINT_PREFIX, Taxonomy, default_taxonomy
 
 __all__ = ["ComplaintClassifierStage", "describe_probs"]
 
 
 def describe_probs(probs: np.ndarray, classes: list[str], taxonomy: Taxonomy, *, top_k: int,
-                   threshold_for) -> list[dict[str, Any]]:
-    """Turn a ``[n, n_classes]`` probability matrix into prediction dicts.
+                   threshold_for, texts: list[str] | None = None) -> list[Prediction]:
+    """Turn a ``[n, n_classes]`` probability matrix into :class:`Prediction` results (``texts`` fill ``text``).
 
     Service probabilities are the sums of their leaves, so they always agree with the leaf level.
     """
@@ -36,14 +36,14 @@ def describe_probs(probs: np.ndarray, classes: list[str], taxonomy: Taxonomy, *,
         for j in order[row]:
             code = classes[j]
             entry = taxonomy._by_code.get(code)
-            top.append({
-                "code": code,
-                "prob": round(float(probs[row, j]), 4),
-                "service": services[j],
-                "service_name": entry.service if entry else services[j],
-                "phenomenon": entry.phenomenon if entry else code,
-            })
-        label = top[0]["code"]
+            top.append(Category(
+                code=code,
+                prob=round(float(probs[row, j]), 4),
+                service=services[j],
+                service_name=entry.service if entry else services[j],
+                phenomenon=entry.phenomenon if entry else code,
+            ))
+        label = top[0].code
         conf = float(probs[row, order[row][0]])
         is_complaint = not label.startswith(NON_COMPLAINT_PREFIX)
         reason = None
@@ -51,19 +51,20 @@ def describe_probs(probs: np.ndarray, classes: list[str], taxonomy: Taxonomy, *,
             reason = "low_confidence"
         elif not is_complaint:
             reason = "not_a_complaint"
-        out.append({
-            "label": label,
-            "confidence": round(conf, 4),
-            "top": top,
-            "services": [
-                {"service": service_names[s], "name": taxonomy.service_name(service_names[s]),
-                 "prob": round(float(service_probs[row, s]), 4)}
+        out.append(Prediction(
+            text=texts[row] if texts is not None else "",
+            label=label,
+            confidence=round(conf, 4),
+            top=top,
+            services=[
+                ServiceProb(service=service_names[s], name=taxonomy.service_name(service_names[s]),
+                            prob=round(float(service_probs[row, s]), 4))
                 for s in s_order[row]
             ],
-            "abstain": reason is not None,
-            "abstain_reason": reason,
-            "is_complaint": is_complaint,
-        })
+            abstain=reason is not None,
+            abstain_reason=reason,
+            is_complaint=is_complaint,
+        ))
     return out
 
 
@@ -72,7 +73,7 @@ class ComplaintClassifierStage:
 
     Example:
         >>> stage = ComplaintClassifierStage(model_dir="~/.hotline/classifier")  # doctest: +SKIP
-        >>> stage.warm_up(); stage.run(["家里宽带连不上了"])["predictions"][0]["label"]  # doctest: +SKIP
+        >>> stage.warm_up(); stage.run(["家里宽带连不上了"])["predictions"][0].label  # doctest: +SKIP
         'broadband.cannot_connect'
     """
 
@@ -109,5 +110,5 @@ class ComplaintClassifierStage:
             embeddings: np.ndarray | None = None) -> dict[str, list]:
         probs = self.probabilities(texts, embeddings=embeddings)
         preds = describe_probs(probs, self.classes, self.taxonomy, top_k=top_k or self.top_k,
-                               threshold_for=self.model.threshold_for)
+                               threshold_for=self.model.threshold_for, texts=list(texts))
         return {"predictions": preds, "probs": probs}

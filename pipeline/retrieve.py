@@ -3,7 +3,7 @@
 Example:
     >>> r = FaqRetriever(index_dir="~/.hotline/index")  # doctest: +SKIP
     >>> r.warm_up()  # doctest: +SKIP
-    >>> r.run(["光猫一直亮红灯"])["results"][0]["no_answer"]  # doctest: +SKIP
+    >>> r.run(["光猫一直亮红灯"])["results"][0].no_answer  # doctest: +SKIP
     False
 """
 
@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotline.core.errors import InvalidInputError
+from hotline.core.results import SearchResult
 
 if TYPE_CHECKING:
-    from hotline.index.faq_index import FaqIndex, SearchResult
+    from hotline.index.faq_index import FaqIndex
     from hotline.models.encoders import Encoder
 
 __all__ = ["FaqRetriever", "probs_to_dicts", "category_probs_fn"]
@@ -60,7 +61,7 @@ class FaqRetriever:
         """Search each text. ``category_probs`` (one ``{code: prob}`` per text) boosts same-category FAQs.
 
         Returns:
-            ``{"results": [{"hits": [{"id","score","question","answer","category"}], "no_answer", "confidence"}]}``
+            ``{"results": [SearchResult]}``, one per text (``text`` is the query as given)
         """
         if isinstance(texts, str):
             raise InvalidInputError("texts must be a list of strings, got one str; wrap it: [text]")

@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.on_shutdown = []
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(nlp.router)
+    app.include_router(nlp.build_router(settings))
     live.install(app)  # calls, notices, incidents, feedback (+ their startup/shutdown hooks)
     app.include_router(widget.router)
     return app

@@ -9,11 +9,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hotline.core.errors import InvalidInputError
+from hotline.core.results import FaqHit
+from hotline.core.settings import Settings
 from hotline.core.validate import check_text
 from hotline.pipeline.live.calls import Speaker
 from hotline.pipeline.live.feedback import FeedbackKind
 from hotline.pipeline.live.notices import NoticeKind
-from hotline.serve.schemas import MAX_CHARS, FaqHit
 
 __all__ = [
     "StartCallRequest", "UtteranceRequest", "CallState", "EndCallResponse", "CallList",
@@ -22,6 +23,7 @@ __all__ = [
 ]
 
 MAX_REGION = 64
+MAX_CHARS = Settings.model_fields["max_text_chars"].default
 CALL_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
 # ASR and agents produce turns like "13812345678" or "OK": no Chinese, still a real utterance.
 _PLAIN_ASCII = re.compile(r"[0-9A-Za-z +\-.,:;!?#*/()]{1,200}")

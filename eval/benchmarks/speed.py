@@ -298,7 +298,7 @@ def _assist_latency(pipe: Any, peer: _NaivePeer, texts: list[str], block: int = 
             t0 = time.perf_counter()
             res = pipe.run([t])["results"][0]
             h_ms.append((time.perf_counter() - t0) * 1000)
-            for k, v in res.get("timings_ms", {}).items():
+            for k, v in res.timings_ms.items():
                 stages.setdefault(k, []).append(v)
         for t in chunk:
             t1 = time.perf_counter()

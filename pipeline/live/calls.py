@@ -530,7 +530,7 @@ class CallManager:
             "service": label.split(".", 1)[0],
             "service_name": entry.service if entry else label.split(".", 1)[0],
             "phenomenon": entry.phenomenon if entry else label,
-            "top": desc["top"],
+            "top": [c.model_dump() for c in desc.top],
             "evidence": evidence,
             "stable": call.pending is None and (call.held >= 2 or conf >= 0.9),
             "abstain": conf < threshold_for(label),
@@ -543,8 +543,8 @@ class CallManager:
         query = " ".join(call.recent_customer)
         res = pipe.retriever.run([query], top_k=getattr(pipe, "top_k", 5),
                                  category_probs=[call.category_probs])["results"][0]
-        call.faqs = [_plain(h) for h in res.get("hits", [])]
-        call.no_answer = bool(res.get("no_answer", not call.faqs))
+        call.faqs = [h.model_dump() for h in res.hits]
+        call.no_answer = bool(res.no_answer)
 
     def _update_escalation(self, call: _Call, masked: str, idx: int) -> None:
         flags = self._escalation_detector().run([masked])["flags"][0]

@@ -1,36 +1,38 @@
-"""Stateless NLP endpoints: classify, search, assist. CPU-bound, so plain ``def`` (run in the threadpool)."""
+"""Stateless NLP endpoints: classify, search, assist. CPU-bound, so plain ``def`` (run in the threadpool).
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: FastAPI must see the per-app request classes themselves.
+"""
+
 
 from fastapi import APIRouter
 
+from hotline.core.settings import Settings
 from hotline.serve.deps import PipelineDep
-from hotline.serve.schemas import (
-    AssistRequest,
-    AssistResponse,
-    ClassifyResponse,
-    SearchRequest,
-    SearchResponse,
-    TextsRequest,
-)
+from hotline.serve.schemas import AssistResponse, ClassifyResponse, SearchResponse, nlp_request_models
 
-router = APIRouter(prefix="/v1", tags=["nlp"])
+__all__ = ["build_router"]
 
 
-@router.post("/classify", response_model=ClassifyResponse)
-def classify(req: TextsRequest, pipe: PipelineDep) -> dict:
-    """Complaint category (top-k with calibrated probabilities, service roll-up, abstain) per text."""
-    return {"predictions": pipe.classify(req.texts, top_k=req.top_k)}
+def build_router(settings: Settings) -> APIRouter:
+    """The ``/v1`` NLP routes, with request limits from ``settings``."""
+    req = nlp_request_models(settings)
+    TextsRequest, SearchRequest, AssistRequest = req.texts, req.search, req.assist
+    router = APIRouter(prefix="/v1", tags=["nlp"])
 
+    @router.post("/classify", response_model=ClassifyResponse)
+    def classify(body: TextsRequest, pipe: PipelineDep) -> ClassifyResponse:  # type: ignore[valid-type]
+        """Complaint category (top-k with calibrated probabilities, service roll-up, abstain) per text."""
+        return ClassifyResponse(predictions=pipe.classify(body.texts, top_k=body.top_k))
 
-@router.post("/search", response_model=SearchResponse)
-def search(req: SearchRequest, pipe: PipelineDep) -> dict:
-    """FAQ entries for each text, with scores and a calibrated no-answer flag."""
-    cat = None if req.use_category else [{} for _ in req.texts]
-    return {"results": pipe.search(req.texts, top_k=req.top_k, category_probs=cat)}
+    @router.post("/search", response_model=SearchResponse)
+    def search(body: SearchRequest, pipe: PipelineDep) -> SearchResponse:  # type: ignore[valid-type]
+        """FAQ entries for each text, with scores and a calibrated no-answer flag."""
+        cat = None if body.use_category else [{} for _ in body.texts]
+        return SearchResponse(results=pipe.search(body.texts, top_k=body.top_k, category_probs=cat))
 
+    @router.post("/assist", response_model=AssistResponse)
+    def assist(body: AssistRequest, pipe: PipelineDep) -> AssistResponse:  # type: ignore[valid-type]
+        """Everything for the agent: categories, FAQ answers, handling spec and ticket fields."""
+        return AssistResponse(results=pipe.run(body.texts, top_k=body.top_k)["results"])
 
-@router.post("/assist", response_model=AssistResponse)
-def assist(req: AssistRequest, pipe: PipelineDep) -> dict:
-    """Everything for the agent: categories, FAQ answers, handling spec and ticket fields."""
-    return pipe.run(req.texts, top_k=req.top_k)
+    return router

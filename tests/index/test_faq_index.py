@@ -20,19 +20,19 @@ def test_search_shape_and_dedup(index):
     res = index.search(["光猫上面的红灯一直在闪", "话费余额怎么查"], top_k=3)
     assert len(res) == 2
     for r in res:
-        assert set(r) == {"hits", "no_answer", "confidence"}
-        ids = [h["id"] for h in r["hits"]]
+        assert set(r.model_dump()) == {"text", "hits", "no_answer", "confidence"}
+        ids = [h.id for h in r.hits]
         assert len(ids) == 3 and len(set(ids)) == 3  # one hit per FAQ however many rows it has
-        assert set(r["hits"][0]) == {"id", "score", "question", "answer", "category"}
-        assert 0.0 <= r["confidence"] <= 1.0
-        scores = [h["score"] for h in r["hits"]]
+        assert set(r.hits[0].model_dump()) == {"id", "score", "question", "answer", "category"}
+        assert 0.0 <= r.confidence <= 1.0
+        scores = [h.score for h in r.hits]
         assert scores == sorted(scores, reverse=True)
-    assert res[0]["hits"][0]["id"] == "f1"
-    assert res[1]["hits"][0]["id"] == "f3"
+    assert res[0].hits[0].id == "f1"
+    assert res[1].hits[0].id == "f3"
 
 
 def test_top_k_larger_than_kb(index):
-    assert len(index.search(["宽带"], top_k=50)[0]["hits"]) == len(index)
+    assert len(index.search(["宽带"], top_k=50)[0].hits) == len(index)
 
 
 def test_batch_equals_one_by_one(index):
@@ -40,9 +40,9 @@ def test_batch_equals_one_by_one(index):
     batch = index.search(qs, top_k=4)
     single = [index.search([q], top_k=4)[0] for q in qs]
     for b, s in zip(batch, single, strict=False):
-        assert [h["id"] for h in b["hits"]] == [h["id"] for h in s["hits"]]
-        assert np.allclose([h["score"] for h in b["hits"]], [h["score"] for h in s["hits"]], atol=1e-4)
-        assert b["no_answer"] == s["no_answer"]
+        assert [h.id for h in b.hits] == [h.id for h in s.hits]
+        assert np.allclose([h.score for h in b.hits], [h.score for h in s.hits], atol=1e-4)
+        assert b.no_answer == s.no_answer
 
 
 def test_save_load_identical(index, tmp_path, hash_encoder, segmenter):
@@ -67,8 +67,8 @@ def test_load_refuses_another_encoder(small_kb, fake_encoder, segmenter, offtopi
 def test_category_boost_moves_same_category_up(index):
     q = ["需要什么"]
     probs = [{"plan.number_porting": 0.9, "sms.cannot_receive": 0.1}]
-    plain = [h["id"] for h in index.search(q, top_k=8)[0]["hits"]]
-    boosted = [h["id"] for h in index.search(q, top_k=8, category_probs=probs)[0]["hits"]]
+    plain = [h.id for h in index.search(q, top_k=8)[0].hits]
+    boosted = [h.id for h in index.search(q, top_k=8, category_probs=probs)[0].hits]
     assert boosted.index("f8") < plain.index("f8") or plain[0] == "f8"
     assert boosted.index("f8") <= boosted.index("f1")
 
@@ -97,7 +97,7 @@ def test_errors(index, small_kb, hash_encoder, segmenter):
 def test_without_calibration_always_answers(small_kb, hash_encoder, segmenter):
     idx = FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, calibrate=False)
     r = idx.search(["今天天气怎么样"])[0]
-    assert r["no_answer"] is False and r["confidence"] == 1.0
+    assert r.no_answer is False and r.confidence == 1.0
 
 
 def test_no_answer_fires_on_offtopic_not_on_paraphrase(small_kb):
@@ -107,10 +107,10 @@ def test_no_answer_fires_on_offtopic_not_on_paraphrase(small_kb):
     idx = FaqIndex.build(small_kb, UseEncoder(), segmenter=JiebaSegmenter(), no_answer="self")
     off = idx.search(["明天北京会下雨吗", "红烧肉怎么做才好吃", "这只股票还能买吗"])
     on = idx.search(["我家光猫的红灯一直亮着", "帮我查查话费还剩多少"])
-    assert all(r["no_answer"] for r in off), [r["confidence"] for r in off]
-    assert [r["hits"][0]["id"] for r in on] == ["f1", "f3"]
-    assert not any(r["no_answer"] for r in on), [r["confidence"] for r in on]
-    assert min(r["confidence"] for r in on) > max(r["confidence"] for r in off)
+    assert all(r.no_answer for r in off), [r.confidence for r in off]
+    assert [r.hits[0].id for r in on] == ["f1", "f3"]
+    assert not any(r.no_answer for r in on), [r.confidence for r in on]
+    assert min(r.confidence for r in on) > max(r.confidence for r in off)
 
 
 class _KeywordClassifier:
@@ -138,7 +138,7 @@ def test_category_profiles_without_kb_categories(small_kb, hash_encoder, segment
     probs = [dict(zip(clf.classes_, map(float, clf.predict_proba(["转网"])[0]), strict=True))]
     aff = idx.affinity(probs)
     assert aff.shape == (1, 8) and aff[0].argmax() == 7  # f8, the porting FAQ
-    boosted = [h["id"] for h in idx.search(q, top_k=8, category_probs=probs)[0]["hits"]]
+    boosted = [h.id for h in idx.search(q, top_k=8, category_probs=probs)[0].hits]
     assert boosted[0] == "f8"
     idx.save(tmp_path / "idx")
     back = FaqIndex.load(tmp_path / "idx", hash_encoder, segmenter=segmenter)
@@ -186,7 +186,7 @@ def test_fit_no_answer_model_tiny_and_use_it(small_kb, hash_encoder, segmenter, 
     qs = ["宽带太慢了", "今天天气不错", "转网"]
     probs = [dict(zip(clf.classes_, map(float, row), strict=True)) for row in clf.predict_proba(qs)]
     res = idx.search(qs, top_k=3, category_probs=probs)
-    assert all(0.0 <= r["confidence"] <= 1.0 for r in res)
+    assert all(0.0 <= r.confidence <= 1.0 for r in res)
     assert [idx.search([q], top_k=3, category_probs=[p])[0] for q, p in zip(qs, probs, strict=True)] == res
     idx.save(tmp_path / "idx")
     back = FaqIndex.load(tmp_path / "idx", hash_encoder, segmenter=segmenter)
@@ -212,7 +212,7 @@ def test_approximate_index_with_missing_rows_gives_finite_scores(small_kb, hash_
     assert np.isfinite(cos).all() and cos.min() >= -1.0 - 1e-5
     with np.errstate(over="raise", invalid="raise"):  # no overflow or invalid division on the search path
         res = idx.search(["光猫上面的红灯一直在闪"], top_k=3, category_probs=[{"broadband.cannot_connect": 0.9}])
-    assert all(np.isfinite(h["score"]) for h in res[0]["hits"])
+    assert all(np.isfinite(h.score) for h in res[0].hits)
 
 
 def test_category_columns_are_built_once(index):

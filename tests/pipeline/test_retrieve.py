@@ -54,23 +54,23 @@ def test_run_shapes_and_override(index_dir, hash_encoder):
     r.warm_up()  # idempotent once loaded
     out = r.run(["光猫红灯一直亮", "话费怎么查"])
     assert list(out) == ["results"] and len(out["results"]) == 2
-    assert all(len(x["hits"]) == 2 for x in out["results"])
-    assert len(r.run(["宽带慢"], top_k=4)["results"][0]["hits"]) == 4
-    assert out["results"][0]["hits"][0]["id"] == "f1"
+    assert all(len(x.hits) == 2 for x in out["results"])
+    assert len(r.run(["宽带慢"], top_k=4)["results"][0].hits) == 4
+    assert out["results"][0].hits[0].id == "f1"
 
 
 def test_batch_equals_one_by_one(index_dir, hash_encoder):
     r = _retriever(index_dir, hash_encoder)
     qs = ["宽带慢", "收不到验证码", "今天吃什么"]
     batch = r.run(qs)["results"]
-    assert [x["hits"][0]["id"] for x in batch] == [r.run([q])["results"][0]["hits"][0]["id"] for q in qs]
+    assert [x.hits[0].id for x in batch] == [r.run([q])["results"][0].hits[0].id for q in qs]
 
 
 def test_category_probs_pass_through(index_dir, hash_encoder):
     r = _retriever(index_dir, hash_encoder)
-    plain = [h["id"] for h in r.run(["需要什么"], top_k=5)["results"][0]["hits"]]
+    plain = [h.id for h in r.run(["需要什么"], top_k=5)["results"][0].hits]
     res = r.run(["需要什么"], top_k=5, category_probs=[{"plan.number_porting": 1.0}])["results"][0]
-    boosted = [h["id"] for h in res["hits"]]
+    boosted = [h.id for h in res.hits]
     assert boosted.index("f8") <= plain.index("f8") and boosted != plain or plain[0] == "f8"
 
 
