@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml scripts/setup.sh | cksum | cut -d' ' -f1)
 
-.PHONY: setup serve build test test-fast lint browser bench bench-public clean
+.PHONY: setup serve build test test-fast lint layers architecture check-wheel browser bench bench-public clean
 
 setup: $(STAMP)
 
@@ -26,8 +26,22 @@ test: setup browser lint
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
+## ruff, the layers contract (import-linter) and docs/ARCHITECTURE.md being up to date
 lint: setup
 	$(BIN)/ruff check .
+	VENV=$(VENV) bash scripts/check-layers.sh
+	$(BIN)/python scripts/architecture.py --check
+
+layers: setup
+	VENV=$(VENV) bash scripts/check-layers.sh
+
+## regenerate docs/ARCHITECTURE.md's layer tables from the code
+architecture: setup
+	$(BIN)/python scripts/architecture.py --write
+
+## build a wheel, install it in a fresh venv outside the checkout, build + assist from another directory
+check-wheel: setup
+	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/check-wheel.sh
 
 browser:
 	@bash scripts/ensure-chromium.sh

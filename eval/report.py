@@ -64,7 +64,7 @@ class _RecordingClassifier:
 
 def _classification(clf: Any, texts: list[str], labels: list[str]) -> dict[str, Any]:
     from hotline.core.taxonomy import default_taxonomy
-    from hotline.eval.classification import evaluate_classifier
+    from hotline.models.evaluation import evaluate_classifier
     from hotline.models.metrics import top_k_accuracy
 
     rec = _RecordingClassifier(clf)

@@ -92,8 +92,8 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
 
 def cmd_eval_classify(args: argparse.Namespace) -> int:
     from hotline.core.jsonl import read_labelled
-    from hotline.eval.classification import evaluate_classifier
     from hotline.models.classifier import ComplaintClassifier
+    from hotline.models.evaluation import evaluate_classifier
 
     if args.model:
         model_dir = Path(args.model)

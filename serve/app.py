@@ -6,6 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from hotline.core.settings import Settings
 from hotline.serve.errors import install_error_handlers
@@ -40,7 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for fn in getattr(app.state, "on_shutdown", []):
                 await fn(app)
 
-    app = FastAPI(
+    # /docs and /redoc from assets shipped in the fastapi-offline package: an on-prem centre has no CDN
+    app = FastAPIOffline(
         title="Hotline",
         version="0.1.0",
         description="Agent assist for Chinese telecom call centres: complaint category, FAQ answers, "

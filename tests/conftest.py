@@ -1,4 +1,9 @@
-"""Shared fixtures. ``tiny_home`` builds a small but real classifier + FAQ index once per session."""
+"""Shared fixtures. ``tiny_home`` builds a small but real classifier + FAQ index once per session.
+
+Markers are honest: a test that needs a real trained model (``tiny_home``, ``tiny_pipeline``) is marked
+``slow`` here, whatever file it lives in, so ``make test-fast`` (``-m "not slow and not browser"``) never
+trains a model or starts a server. Tests that start a server or run the CLI as a subprocess mark themselves.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,14 @@ import pytest
 from hotline.core.resources import data_path
 from hotline.core.settings import Settings
 from hotline.models.encoders import Encoder
+
+_SLOW_FIXTURES = {"tiny_home", "tiny_pipeline"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 class HashEncoder(Encoder):

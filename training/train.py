@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from hotline.core.jsonl import read_labelled
-from hotline.eval.classification import evaluate_classifier
 from hotline.models.classifier import Builder, ComplaintClassifier
+from hotline.models.evaluation import evaluate_classifier
 
 __all__ = ["train_classifier"]
 

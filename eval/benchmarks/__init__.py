@@ -1,0 +1,1 @@
+"""Benchmarks: speed and load beside peers, public Chinese datasets, encoder comparison."""

@@ -1,0 +1,1 @@
+"""The foundation layer: errors, settings, resources, artefact metadata, results, text utilities."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from hotline.core.errors import InvalidInputError
+from hotline.core.numerals import SPOKEN_DIGITS, read_digits
 
 __all__ = ["PiiType", "PiiEntity", "MaskResult", "mask_pii", "masked_text", "PiiMasker"]
 
@@ -58,13 +59,8 @@ class MaskResult:
     entities: list[PiiEntity] = field(default_factory=list)
 
 
-_CN_DIGITS = {
-    "零": "0", "〇": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3",
-    "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9",
-}  # fmt: skip
-_DIGIT_TABLE = str.maketrans({**_CN_DIGITS, **{chr(0xFF10 + i): str(i) for i in range(10)}})
 _ARABIC = "0-9\uff10-\uff19"
-_CHINESE = "".join(_CN_DIGITS)
+_CHINESE = SPOKEN_DIGITS  # read digit by digit: 幺=1, 两=2, 零/〇/洞=0
 # A run of digit groups; spaces, dashes, dots or commas (at most two) may separate spoken groups.
 _RUN_RE = re.compile(rf"[{_ARABIC}{_CHINESE}]+(?:[ \t\u3000\-\uff0d.,\uff0c\u3001]{{1,2}}[{_ARABIC}{_CHINESE}]+)*")
 # Groups inside a run: one script each, so "13812345678一直" splits into "13812345678" + "一".
@@ -133,14 +129,14 @@ def _find(text: str) -> list[PiiEntity]:
         run_text = run.group()
         # [(start, end, digits)] with offsets on the original text
         groups = [
-            (r_start + g.start(), r_start + g.end(), g.group().translate(_DIGIT_TABLE))
+            (r_start + g.start(), r_start + g.end(), read_digits(g.group()))
             for g in _GROUP_RE.finditer(run_text)
         ]
         # A trailing Chinese numeral glued to the next word (一直, 两个) is not part of a number.
         last_start, last_end, last_digits = groups[-1]
         trim_tail = (
             last_end == r_end
-            and text[last_start] in _CN_DIGITS
+            and text[last_start] in _CHINESE
             and r_end < len(text)
             and "\u4e00" <= text[r_end] <= "\u9fff"
         )

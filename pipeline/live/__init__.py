@@ -1,0 +1,1 @@
+"""The live-call engine: calls, category tracking, tickets, notices, incidents, feedback."""

@@ -1,0 +1,104 @@
+"""Location slot: the caller's address, from a province down to the room, or a place after a home/work cue."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hotline.core.mask import PiiEntity
+from hotline.pipeline.slots._evidence import snippet
+
+__all__ = ["extract_location"]
+
+_NAME_STOP = "我你他她它们在住是的了到去回往从离近于靠说这那呢吗吧啊呀哦嗯就也都还要想给让被把跟与及或很有没不个司"
+_NAME = rf"[^\W\d_a-zA-Z{_NAME_STOP}]"
+_LOC_NUM = r"(?:[A-Za-z]?\d+|[A-Za-z]|[一二三四五六七八九十百零两]+)"
+# Inside an admin-area name (not first): 都 is a stop word as an adverb but part of 成都市, 花都区, 丰都县.
+_ADMIN_NAME = rf"{_NAME}(?:{_NAME}|都)"
+_PROVINCES = (
+    "河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|广东|海南|四川|贵州|云南|陕西|甘肃|青海|台湾"
+)
+_CITY_NOT = "".join(f"(?<!{w})" for w in ("超市", "城市", "门市", "夜市", "菜市", "股市", "都市", "集市", "上市", "早市", "黑市"))
+_DISTRICT_NOT = "".join(
+    f"(?<!{w})"
+    for w in ("服务区", "覆盖区", "营业区", "地区", "山区", "景区", "郊区", "市区", "城区", "校区", "专区", "辖区",
+              "分区", "禁区", "灾区", "盲区", "小区", "社区", "园区")
+)  # fmt: skip
+_ROAD_NOT = "".join(
+    f"(?<!{w})"
+    for w in ("线路", "网路", "电路", "道路", "马路", "套路", "思路", "出路", "门路", "一路", "走路", "迷路", "带路",
+              "短路", "回路", "铁路", "半路", "上路", "活路", "来路")
+)  # fmt: skip
+_LOC_COMPONENTS = [
+    rf"(?:北京|天津|上海|重庆)(?!时间)市?|(?:{_PROVINCES})省?|(?:内蒙古|广西|西藏|宁夏|新疆)(?:自治区)?",
+    rf"{_ADMIN_NAME}{{1,4}}?市{_CITY_NOT}(?![场民面值价长])",
+    rf"{_ADMIN_NAME}{{1,4}}?区{_DISTRICT_NOT}",
+    rf"{_ADMIN_NAME}{{1,4}}?(?:县|旗|街道)",
+    rf"{_NAME}{{2,5}}?镇(?<!城镇)(?<!乡镇)",
+    rf"{_NAME}{{2,5}}?乡(?<!家乡)(?<!老乡)(?<!下乡)(?<!城乡)(?<!故乡)(?<!他乡)",
+    rf"{_NAME}{{2,5}}?(?:大道|大街|胡同|路{_ROAD_NOT}(?![由线费])|街(?<!上街)(?<!逛街)|巷|弄)(?:[东南西北中]段|{_LOC_NUM}段)?(?:{_LOC_NUM}号院?)?",
+    rf"{_NAME}{{2,8}}?(?:小区|花园|家园|公寓|大厦|广场|新村|社区|大楼|写字楼|商城|园区|苑)(?:小区|社区)?",
+    rf"{_NAME}{{2,4}}?村(?<!农村)(?<!乡村)",
+]
+# Only inside a chain: a district right after its city (深圳市南山区, although 山区 alone means "mountain area"),
+# and a road named …道 (高新南一道, although 知道/频道/渠道 are not roads).
+_LOC_DISTRICT_AFTER_CITY = rf"(?<=市){_ADMIN_NAME}{{1,2}}?区"
+_DAO_NOT = "".join(f"(?<!{w})" for w in ("知道", "频道", "通道", "渠道", "味道", "难道", "轨道", "报道", "街道", "管道", "车道"))
+_LOC_DAO_ROAD = rf"{_NAME}{{2,5}}?道{_DAO_NOT}(?:{_LOC_NUM}号)?"
+_LOC_NUMBERED = rf"{_LOC_NUM}(?:号院|号楼|号|栋|幢|座|单元|楼|层|室|户|弄|组|期|区)"
+_LOC_FIRST = "|".join(_LOC_COMPONENTS)
+# Only right after a house number: a named place (…号东部软件园, …号环球中心) - alone these words are too common.
+_LOC_AFTER_NUMBER = (
+    rf"(?<=号){_NAME}{{2,8}}?(?:软件园|产业园|科技园|工业园|园区|中心|大厦|广场|花园|家园|公寓|小区|苑|商场|商城|城|村|"
+    rf"酒店|医院|学校|大楼|写字楼)(?:小区|社区)?"
+)
+# A bare room number after 单元/栋/幢/楼/座: 2单元301, 5栋1202房, 2单元三零一.
+_LOC_ROOM = (
+    r"(?<=[元栋幢楼座])(?:\d{3,4}(?![\d号元块个次年月日天点分秒%])|[零一二三四五六七八九幺]{3,4}(?![零一二三四五六七八九十幺两]))"
+    r"(?:室|房)?"
+)
+_LOC_SUFFIX_CHARS = "省市区县旗道镇乡路街巷弄同园寓厦场村苑楼城"
+# Every location contains one of these; texts without any skip the (slower) location regex.
+_LOC_HINT_RE = re.compile(rf"[{_LOC_SUFFIX_CHARS}]|北京|天津|上海|重庆|内蒙古|广西|西藏|宁夏|新疆|{_PROVINCES}")
+_LOC_MAX_LEAD = 9  # a chain starts at most this many characters before its first hint
+# Look-ahead: a suffix character within 8 name characters (or a province) - lets `re` skip positions fast.
+_LOC_AHEAD = rf"(?=(?:{_NAME}|都){{0,8}}[{_LOC_SUFFIX_CHARS}]|北京|天津|上海|重庆|内蒙古|广西|西藏|宁夏|新疆|{_PROVINCES})"
+_LOCATION_RE = re.compile(
+    rf"{_LOC_AHEAD}(?:{_LOC_FIRST})(?:\s?(?:{_LOC_DISTRICT_AFTER_CITY}|{_LOC_FIRST}|{_LOC_NUMBERED}|{_LOC_AFTER_NUMBER}|{_LOC_ROOM}|{_LOC_DAO_ROAD}))*"
+)
+# "我家在滨江那边", "公司在杭州": a place name after a home/work cue, cut before the first non-place word.
+_CUE_LOCATION_RE = re.compile(
+    rf"(?:家|公司|单位|店|厂|住址|地址|宿舍|住)(?:里|里面)?(?:就|也|是|现在)?(?:在|住在|位于|住|是)(?P<name>{_NAME}{{2,10}})"
+)
+_CUE_NAME_END = re.compile(
+    "那边|这边|附近|一带|那里|这里|那块|这块|那儿|这儿|宽带|网络|手机|信号|电话|一直|最近|今天|昨天|现在|老是|总是|经常|突然|出差|上班"
+)
+
+
+def extract_location(norm: str, masked: str, entities: list[PiiEntity]) -> dict[str, Any] | None:
+    """``{"value", "evidence"}`` for the longest address chain in ``norm``, else a place after a cue, else None.
+
+    Args:
+        norm: The normalised text.
+        masked: ``norm`` with ``entities`` masked, for the evidence snippet.
+        entities: PII found in ``norm``.
+    """
+    best: re.Match[str] | None = None
+    hint = _LOC_HINT_RE.search(norm)
+    for m in _LOCATION_RE.finditer(norm, max(0, hint.start() - _LOC_MAX_LEAD) if hint else len(norm)):
+        if best is None or len(m.group()) > len(best.group()):
+            best = m
+    if best is not None:
+        value = best.group().strip()
+        if value.startswith("家") and norm[best.start() - 1 : best.start()] in ("我", "们"):
+            value = value[1:]  # 我家阳光小区: 家 belongs to 我家
+        return {"value": value, "evidence": snippet(entities, masked, best.start(), best.end())}
+    for m in _CUE_LOCATION_RE.finditer(norm):
+        name = m.group("name")
+        cut = _CUE_NAME_END.search(name)
+        if cut:
+            name = name[: cut.start()]
+        if len(name) >= 2:
+            start = m.start("name")
+            return {"value": name, "evidence": snippet(entities, masked, start, start + len(name))}
+    return None

@@ -1,0 +1,88 @@
+"""Tests for pipeline.slots.fault_time: when the fault began, resolved against the call time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from typing import Any
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "resolved"),
+    [
+        ("昨天晚上八点开始没信号", "昨天晚上八点开始", "2026-11-19T20:00:00+08:00"),
+        ("昨晚八点半断的", "昨晚八点半", "2026-11-19T20:30:00+08:00"),
+        ("今天早上7点开始", "今天早上7点开始", "2026-11-20T07:00:00+08:00"),
+        ("前天", "前天", "2026-11-18"),
+        ("大前天", "大前天", "2026-11-17"),
+        ("前天夜里两点", "前天夜里两点", "2026-11-19T02:00:00+08:00"),
+        ("三天前", "三天前", "2026-11-17"),
+        ("两个小时前", "两个小时前", "2026-11-20T08:00:00+08:00"),
+        ("半个月前", "半个月前", "2026-11-05"),
+        ("三星期前开始的", "三星期前开始", "2026-10-30"),
+        ("上周三", "上周三", "2026-11-11"),
+        ("周五", "周五", "2026-11-20"),
+        ("周六", "周六", "2026-11-14"),  # a bare weekday later than today means last week
+        ("上个礼拜天晚上", "上个礼拜天晚上", "2026-11-15"),
+        ("从上周开始", "从上周开始", "2026-11-09"),
+        ("上个月", "上个月", "2026-10-01"),
+        ("最近一个礼拜都不行", "最近一个礼拜", "2026-11-13"),
+        ("这两天", "这两天", "2026-11-18"),
+        ("11月3号", "11月3号", "2026-11-03"),
+        ("11月20号下午三点", "11月20号下午三点", "2026-11-20T15:00:00+08:00"),
+        ("十二月五号", "十二月五号", "2025-12-05"),  # a future date means last year
+        ("2026年11月3日开始的", "2026年11月3日开始", "2026-11-03"),
+        ("二〇二五年三月一日", "二〇二五年三月一日", "2025-03-01"),
+        ("20号那天", "20号", "2026-11-20"),
+        ("下午3点半", "下午3点半", "2026-11-19T15:30:00+08:00"),  # later than now today → yesterday
+        ("凌晨两点", "凌晨两点", "2026-11-20T02:00:00+08:00"),
+        ("8:30左右", "8:30左右", "2026-11-20T08:30:00+08:00"),
+        ("中午一点", "中午一点", "2026-11-19T13:00:00+08:00"),
+        ("最近老断网", "最近", None),
+        ("前几天", "前几天", None),
+        ("晚上", "晚上", None),
+    ],
+)
+def test_fault_time(slot: Callable[..., Any], text: str, value: str, resolved: str | None) -> None:
+    found = slot(text, "fault_time")
+    assert (found["value"], found["resolved"]) == (value, resolved)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["有三点要求", "快一点", "文三路20号", "3号线地铁站", "10号楼", "一周有七天", "我的号码13812345678", "五十块"],
+)
+def test_no_fault_time(slot: Callable[..., Any], text: str) -> None:
+    assert slot(text, "fault_time") is None
+
+
+def test_more_specific_time_wins(slot: Callable[..., Any]) -> None:
+    found = slot("我今天打电话是因为昨天晚上八点开始断网", "fault_time")
+    assert found["value"] == "昨天晚上八点开始"
+
+
+def test_without_reference_time_relative_is_unresolved(slot: Callable[..., Any]) -> None:
+    assert slot("昨天晚上八点", "fault_time", ref=None) == {
+        "value": "昨天晚上八点",
+        "resolved": None,
+        "evidence": "昨天晚上八点",
+    }
+    # absolute with a year resolves without a reference
+    assert slot("2026年11月3日晚上8点", "fault_time", ref=None)["resolved"] == "2026-11-03T20:00:00"
+
+
+def test_naive_reference_time_stays_naive(slot: Callable[..., Any]) -> None:
+    found = slot("昨天晚上八点", "fault_time", ref=datetime(2026, 11, 20, 10, 0))
+    assert found["resolved"] == "2026-11-19T20:00:00"
+
+
+def test_other_timezone_preserved(slot: Callable[..., Any]) -> None:
+    utc_ref = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+    assert slot("昨天晚上八点", "fault_time", ref=utc_ref)["resolved"] == "2026-11-19T20:00:00+00:00"
+
+
+def test_resolved_dates_parse(slot: Callable[..., Any]) -> None:
+    for text in ["三天前", "上周三", "11月3号"]:
+        date.fromisoformat(slot(text, "fault_time")["resolved"])
