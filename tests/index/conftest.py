@@ -1,4 +1,4 @@
-"""Small hand-made KB and fast stand-ins (char-gram encoder, bigram segmenter) for the index tests."""
+"""Small hand-made KB and fast stand-ins (char-gram encoder, bigram segmenter, keyword classifier) for the index tests."""
 
 from __future__ import annotations
 
@@ -33,6 +33,20 @@ class BigramSegmenter:
     def tokens(self, text: str) -> list[str]:
         t = "".join(ch for ch in text.lower() if ch.isalnum())
         return [t[i : i + 2] for i in range(len(t) - 1)] or ([t] if t else [])
+
+
+class KeywordClassifier:
+    """Stand-in classifier: a code gets most of the mass when one of its keywords is in the text."""
+
+    classes_ = ["broadband.cannot_connect", "broadband.slow", "inquiry.billing_info", "plan.number_porting"]
+    _keys = (("光猫", "红灯"), ("宽带", "网速", "卡"), ("余额", "话费"), ("转网", "运营商"))
+
+    def predict_proba(self, texts):
+        out = np.full((len(texts), len(self.classes_)), 0.1)
+        for i, t in enumerate(texts):
+            for j, keys in enumerate(self._keys):
+                out[i, j] += sum(k in t for k in keys)
+        return out / out.sum(1, keepdims=True)
 
 
 KB_ROWS = [
@@ -77,3 +91,8 @@ def segmenter() -> BigramSegmenter:
 @pytest.fixture()
 def offtopic() -> list[str]:
     return list(OFFTOPIC)
+
+
+@pytest.fixture()
+def keyword_classifier() -> KeywordClassifier:
+    return KeywordClassifier()

@@ -7,7 +7,7 @@ import pytest
 
 from hotline.core.errors import ArtifactError, InvalidInputError
 from hotline.index.faq_index import CATEGORY_FEATURES, FEATURES, FaqIndex, entry_category_probs
-from hotline.index.no_answer import NA_CATEGORY_FEATURES, NA_FEATURES, NoAnswerModel, fit_no_answer_model
+from hotline.index.no_answer import NoAnswerModel
 from hotline.models.encoders import UseEncoder
 
 
@@ -113,24 +113,11 @@ def test_no_answer_fires_on_offtopic_not_on_paraphrase(small_kb):
     assert min(r.confidence for r in on) > max(r.confidence for r in off)
 
 
-class _KeywordClassifier:
-    """Stand-in classifier: a code gets most of the mass when one of its keywords is in the text."""
-
-    classes_ = ["broadband.cannot_connect", "broadband.slow", "inquiry.billing_info", "plan.number_porting"]
-    _keys = (("光猫", "红灯"), ("宽带", "网速", "卡"), ("余额", "话费"), ("转网", "运营商"))
-
-    def predict_proba(self, texts):
-        out = np.full((len(texts), len(self.classes_)), 0.1)
-        for i, t in enumerate(texts):
-            for j, keys in enumerate(self._keys):
-                out[i, j] += sum(k in t for k in keys)
-        return out / out.sum(1, keepdims=True)
-
-
-def test_category_profiles_without_kb_categories(small_kb, hash_encoder, segmenter, offtopic, tmp_path):
+def test_category_profiles_without_kb_categories(small_kb, hash_encoder, segmenter, offtopic, keyword_classifier,
+                                                 tmp_path):
     for e in small_kb:
         e.category = None  # a KB without categories: profiles come from classifying the entries' texts
-    clf = _KeywordClassifier()
+    clf = keyword_classifier
     idx = FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, offtopic=offtopic, category_model=clf)
     assert idx.entry_probs_.shape == (8, 4) and np.allclose(idx.entry_probs_.sum(1), 1.0, atol=1e-5)
     assert idx.category_calibrator is not None and idx.category_calibrator.features == CATEGORY_FEATURES
@@ -146,8 +133,8 @@ def test_category_profiles_without_kb_categories(small_kb, hash_encoder, segment
     assert back.search(q, top_k=5, category_probs=probs) == idx.search(q, top_k=5, category_probs=probs)
 
 
-def test_explicit_category_mixes_one_hot(small_kb):
-    clf = _KeywordClassifier()
+def test_explicit_category_mixes_one_hot(small_kb, keyword_classifier):
+    clf = keyword_classifier
     p = entry_category_probs(small_kb, clf, explicit_weight=1.0)
     assert p[1, 1] == pytest.approx(1.0)  # f2 is broadband.slow
     assert not np.allclose(p[2], entry_category_probs(small_kb, clf, explicit_weight=0.0)[2], atol=1e-6)
@@ -158,42 +145,49 @@ def test_attach_category_probs_checks_shape(index):
         index.attach_category_probs(["a", "b"], np.ones((3, 2)))
 
 
-# -- the shipped no-answer model -------------------------------------------------------------
-def test_shipped_model_loads():
-    m = NoAnswerModel.load_shipped()
-    assert m.encoder == "usem3" and m.plain.features == NA_FEATURES
-    assert m.category is not None and m.category.features == NA_CATEGORY_FEATURES
-    assert 0.0 < m.plain.threshold < 1.0 and m.info["target_reject"] == 0.8
-
-
+# -- the shipped no-answer model (fitting it: test_no_answer.py) ------------------------------------
 def test_shipped_model_for_another_encoder_falls_back_to_self(small_kb, hash_encoder, segmenter, offtopic):
     idx = FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, offtopic=offtopic)  # shipped is for usem3
     assert idx.no_answer_model is None and idx.calibrator is not None
     assert idx.meta["no_answer"]["source"] == "self" and idx.meta["no_answer"]["fallback_from"] == "shipped"
 
 
-def test_fit_no_answer_model_tiny_and_use_it(small_kb, hash_encoder, segmenter, offtopic, tmp_path):
-    records = [{"text": t, "label": e.category} for e in small_kb for t in [*e.similar, e.question + "啊"]]
-    clf = _KeywordClassifier()
-    kb_codes = {e.category for e in small_kb}
-    model = fit_no_answer_model(small_kb, hash_encoder, records, offtopic=offtopic, segmenter=segmenter,
-                                category_model=_KeywordClassifier(), n_splits=3, drop_share=0.3)
-    assert model.encoder == "hash-test" and model.category is not None and kb_codes
-    model.save(tmp_path / "na.json")
-    idx = FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, offtopic=offtopic, category_model=clf,
-                         no_answer_model=tmp_path / "na.json")
-    assert idx.meta["no_answer"]["source"] == "shipped" and idx.threshold == model.plain.threshold
-    qs = ["宽带太慢了", "今天天气不错", "转网"]
-    probs = [dict(zip(clf.classes_, map(float, row), strict=True)) for row in clf.predict_proba(qs)]
-    res = idx.search(qs, top_k=3, category_probs=probs)
-    assert all(0.0 <= r.confidence <= 1.0 for r in res)
-    assert [idx.search([q], top_k=3, category_probs=[p])[0] for q, p in zip(qs, probs, strict=True)] == res
+def test_shipped_model_used_with_its_encoder(small_kb, segmenter, offtopic, tmp_path):
+    idx = FaqIndex.build(small_kb, UseEncoder(), segmenter=segmenter, offtopic=offtopic)
+    shipped = NoAnswerModel.load_shipped()
+    assert idx.meta["no_answer"]["source"] == "shipped" and idx.calibrator is None
+    assert idx.threshold == shipped.plain.threshold_ and idx.category_threshold == shipped.category.threshold_
     idx.save(tmp_path / "idx")
-    back = FaqIndex.load(tmp_path / "idx", hash_encoder, segmenter=segmenter)
-    assert back.no_answer_model is not None
-    assert back.search(qs, top_k=3, category_probs=probs) == res and back.search(qs) == idx.search(qs)
+    back = FaqIndex.load(tmp_path / "idx", segmenter=segmenter)
+    qs = ["宽带太慢了", "今天天气不错"]
+    assert back.no_answer_model.to_dict() == shipped.to_dict() and back.search(qs) == idx.search(qs)
+
+
+def test_no_answer_source_is_checked(small_kb, hash_encoder, segmenter):
     with pytest.raises(InvalidInputError, match="no_answer"):
         FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, no_answer="maybe")
+
+
+def test_load_refuses_unknown_calibrator_features(index, tmp_path, hash_encoder, segmenter):
+    index.save(tmp_path / "idx")
+    meta_path = tmp_path / "idx" / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["calibrator"]["features"][0] = "mystery"
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ArtifactError, match="'mystery'.*hotline index build"):
+        FaqIndex.load(tmp_path / "idx", hash_encoder, segmenter=segmenter)
+
+
+def test_entry_scores_reproduce_search_scores(index):
+    from hotline.index.fusion import fuse
+
+    qs = ["宽带太慢了", "查话费"]
+    cos, bm = index.entry_scores(qs)
+    assert cos.shape == bm.shape == (2, len(index))
+    fused = fuse(cos, bm, index.weights)
+    for i, r in enumerate(index.search(qs, top_k=3)):
+        ids = [e.id for e in index.kb.entries]
+        assert [h.score for h in r.hits] == [round(float(fused[i, ids.index(h.id)]), 6) for h in r.hits]
 
 
 def test_approximate_index_with_missing_rows_gives_finite_scores(small_kb, hash_encoder, segmenter, monkeypatch):

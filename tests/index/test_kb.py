@@ -105,3 +105,12 @@ def test_shipped_files_parse():
     specs_path = default_kb_path().with_name("specs.jsonl")
     if specs_path.is_file():
         assert load_specs(specs_path)
+
+
+def test_line_numbers_count_blank_lines(tmp_path):
+    p = _write(tmp_path, [_line(id="a"), "", "   ", _line(id="b", question="")])
+    with pytest.raises(InvalidInputError, match=r"kb\.jsonl:4: field 'question'"):
+        KnowledgeBase.from_jsonl(p)
+    specs = _write(tmp_path, [json.dumps({"code": "a"}), "", "{bad"], name="specs.jsonl")
+    with pytest.raises(InvalidInputError, match=r"specs\.jsonl:3: not valid JSON .*column 2"):
+        load_specs(specs)
