@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from hotline.core.errors import InvalidInputError
+from hotline.core.jsonl import iter_jsonl
 from hotline.core.settings import Settings
+from hotline.core.validate import check_call_id
 
 __all__ = ["replay_calls", "read_calls"]
 
@@ -41,7 +43,6 @@ def read_calls(path: str | Path, *, max_chars: int = 2000) -> list[dict[str, Any
     Raises:
         InvalidInputError: naming the file, the line and the field, e.g. ``calls.jsonl:3: field 'turns[1].speaker' …``.
     """
-    from hotline.pipeline.live.calls import check_call_id
     from hotline.pipeline.live.notices import parse_time
 
     path = Path(path)
@@ -49,64 +50,59 @@ def read_calls(path: str | Path, *, max_chars: int = 2000) -> list[dict[str, Any
         raise InvalidInputError(f"calls file {str(path)!r} does not exist; pass a JSONL file with one call a line")
     calls: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InvalidInputError(f"{where}: not valid JSON ({e.msg} at column {e.colno}); one call object a line") from None
-            if not isinstance(obj, dict):
-                raise InvalidInputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-            try:
-                call_id = check_call_id(obj.get("call_id"))
-            except InvalidInputError as e:
-                raise InvalidInputError(f"{where}: field 'call_id': {e}") from None
-            if call_id in seen:
-                raise InvalidInputError(f"{where}: field 'call_id' = {call_id!r} already used on line {seen[call_id]}")
-            seen[call_id] = lineno
-            region = obj.get("region", "")
-            if region is None:
-                region = ""
-            if not isinstance(region, str) or len(region) > 64:
-                raise InvalidInputError(f"{where}: field 'region' must be a string of at most 64 characters, got {region!r:.80}")
-            if "started_at" not in obj:
-                raise InvalidInputError(f"{where}: field 'started_at' is missing; add an ISO 8601 time like '2024-05-01T09:00:00+08:00'")
-            try:
-                started = parse_time(obj["started_at"], field="started_at")
-            except InvalidInputError as e:
-                raise InvalidInputError(f"{where}: {e}") from None
-            turns = obj.get("turns")
-            if not isinstance(turns, list) or not turns:
-                raise InvalidInputError(f"{where}: field 'turns' must be a non-empty list of {{'speaker', 'text'}} objects")
-            clean = []
-            for i, t in enumerate(turns):
-                if not isinstance(t, dict):
-                    raise InvalidInputError(f"{where}: field 'turns[{i}]' must be an object with 'speaker' and 'text'")
-                sp = t.get("speaker")
-                if sp not in ("agent", "customer"):
-                    raise InvalidInputError(f"{where}: field 'turns[{i}].speaker' must be 'agent' or 'customer', got {sp!r:.40}")
-                text = t.get("text")
-                if not isinstance(text, str) or not text.strip():
-                    raise InvalidInputError(f"{where}: field 'turns[{i}].text' must be a non-empty string, got {text!r:.40}")
-                if len(text) > max_chars:
-                    raise InvalidInputError(
-                        f"{where}: field 'turns[{i}].text' is {len(text)} characters, the limit is {max_chars}"
-                    )
-                if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text):
-                    raise InvalidInputError(f"{where}: field 'turns[{i}].text' contains control characters; send plain UTF-8 text")
-                clean.append({"speaker": sp, "text": text})
-            calls.append({"call_id": call_id, "region": region.strip(), "started_at": started, "turns": clean,
-                          "_line": lineno})
+    for lineno, obj in iter_jsonl(path):
+        where = f"{path}:{lineno}"
+        try:
+            call_id = check_call_id(obj.get("call_id"))
+        except InvalidInputError as e:
+            raise InvalidInputError(f"{where}: field 'call_id': {e}") from None
+        if call_id in seen:
+            raise InvalidInputError(f"{where}: field 'call_id' = {call_id!r} already used on line {seen[call_id]}")
+        seen[call_id] = lineno
+        region = obj.get("region", "")
+        if region is None:
+            region = ""
+        if not isinstance(region, str) or len(region) > 64:
+            raise InvalidInputError(f"{where}: field 'region' must be a string of at most 64 characters, got {region!r:.80}")
+        if "started_at" not in obj:
+            raise InvalidInputError(f"{where}: field 'started_at' is missing; add an ISO 8601 time like '2024-05-01T09:00:00+08:00'")
+        try:
+            started = parse_time(obj["started_at"], field="started_at")
+        except InvalidInputError as e:
+            raise InvalidInputError(f"{where}: {e}") from None
+        turns = _check_turns(obj.get("turns"), where, max_chars)
+        calls.append({"call_id": call_id, "region": region.strip(), "started_at": started, "turns": turns,
+                      "_line": lineno})
     calls.sort(key=lambda c: c["started_at"])
     return calls
 
 
+def _check_turns(turns: Any, where: str, max_chars: int) -> list[dict[str, str]]:
+    if not isinstance(turns, list) or not turns:
+        raise InvalidInputError(f"{where}: field 'turns' must be a non-empty list of {{'speaker', 'text'}} objects")
+    clean = []
+    for i, t in enumerate(turns):
+        if not isinstance(t, dict):
+            raise InvalidInputError(f"{where}: field 'turns[{i}]' must be an object with 'speaker' and 'text'")
+        sp = t.get("speaker")
+        if sp not in ("agent", "customer"):
+            raise InvalidInputError(f"{where}: field 'turns[{i}].speaker' must be 'agent' or 'customer', got {sp!r:.40}")
+        text = t.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError(f"{where}: field 'turns[{i}].text' must be a non-empty string, got {text!r:.40}")
+        if len(text) > max_chars:
+            raise InvalidInputError(
+                f"{where}: field 'turns[{i}].text' is {len(text)} characters, the limit is {max_chars}"
+            )
+        if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text):
+            raise InvalidInputError(f"{where}: field 'turns[{i}].text' contains control characters; send plain UTF-8 text")
+        clean.append({"speaker": sp, "text": text})
+    return clean
+
+
 def replay_calls(path: str | Path, settings: Settings, out: IO[str] | None = None, *,
                  pipeline: Any = None) -> dict[str, int]:
-    """Run every call of ``path`` through a fresh :class:`~hotline.pipeline.live.calls.CallManager`; JSON lines to ``out``.
+    """Run every call of ``path`` through a fresh :class:`~hotline.pipeline.live.registry.CallManager`; JSON lines to ``out``.
 
     Args:
         path: Calls JSONL (see the module docstring).
@@ -126,9 +122,9 @@ def replay_calls(path: str | Path, settings: Settings, out: IO[str] | None = Non
 
 def _replay(calls: list[dict[str, Any]], path: str | Path, settings: Settings, out: IO[str],
             pipeline: Any) -> dict[str, int]:
-    from hotline.pipeline.live.calls import CallManager
     from hotline.pipeline.live.incidents import IncidentDetector
     from hotline.pipeline.live.notices import NoticeBoard
+    from hotline.pipeline.live.registry import CallManager
 
     if pipeline is None:
         from hotline.pipeline.assist import AssistPipeline
@@ -152,17 +148,16 @@ def _replay(calls: list[dict[str, Any]], path: str | Path, settings: Settings, o
                 raise InvalidInputError(f"{path}:{call['_line']}: {e}") from None
             finally:
                 manager.discard(call["call_id"])
-            cat = state["category"]
             _write(out, {
                 "call_id": call["call_id"],
-                "label": cat["label"] if cat else None,
+                "label": state.category.label if state.category else None,
                 "slots": {k: slots.get(k) for k in _SLOTS},
-                "escalation": bool(state["escalation"]["escalate"]),
+                "escalation": bool(state.escalation.escalate),
             })
         found = incidents.all()
         for inc in found:
-            _write(out, {"type": "mass_incident", "code": inc["code"], "region": inc["region"],
-                         "call_ids": inc["call_ids"], "first": inc["first"], "last": inc["last"]})
+            _write(out, {"type": "mass_incident", "code": inc.code, "region": inc.region,
+                         "call_ids": inc.call_ids, "first": inc.first, "last": inc.last})
     finally:
         manager.close()
     logger.info("replayed %d calls, %d mass incidents", len(calls), len(found))

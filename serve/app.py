@@ -56,6 +56,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(nlp.build_router(settings))
-    live.install(app)  # calls, notices, incidents, feedback (+ their startup/shutdown hooks)
+    live.install(app, settings)  # calls, notices, incidents, feedback (+ their startup/shutdown hooks)
     app.include_router(widget.router)
     return app

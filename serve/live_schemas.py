@@ -1,267 +1,33 @@
-"""Request/response schemas of the live-call API (calls, notices, incidents, feedback), with limits."""
+"""Request schemas of the live-call API (calls, notices, feedback), with limits taken from :class:`Settings`.
+
+Responses are the shared result models of :mod:`hotline.core.results` (:class:`CallState`,
+:class:`EndCallResult`, :class:`Notice` …); only the list wrappers live here. The request classes are made per
+app by :func:`live_request_models`, so ``HOTLINE_MAX_TEXT_CHARS`` changes what the API accepts (and what
+``/docs`` shows). Utterance checks reuse :func:`hotline.core.validate.check_text`, so messages match the CLI.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hotline.core.errors import InvalidInputError
-from hotline.core.results import FaqHit
+from hotline.core.results import CallBrief, Feedback, FeedbackKind, Incident, Notice, NoticeKind, Speaker
 from hotline.core.settings import Settings
-from hotline.core.validate import check_text
-from hotline.pipeline.live.calls import Speaker
-from hotline.pipeline.live.feedback import FeedbackKind
-from hotline.pipeline.live.notices import NoticeKind
+from hotline.core.validate import CALL_ID_PATTERN, check_text
 
-__all__ = [
-    "StartCallRequest", "UtteranceRequest", "CallState", "EndCallResponse", "CallList",
-    "NoticeRequest", "Notice", "NoticeList", "Incident", "IncidentList",
-    "FeedbackRequest", "Feedback", "FeedbackList",
-]
+__all__ = ["LiveRequests", "live_request_models", "CallList", "NoticeList", "IncidentList", "FeedbackList"]
 
-MAX_REGION = 64
-MAX_CHARS = Settings.model_fields["max_text_chars"].default
-CALL_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
+_MAX_REGION = 64
 # ASR and agents produce turns like "13812345678" or "OK": no Chinese, still a real utterance.
 _PLAIN_ASCII = re.compile(r"[0-9A-Za-z +\-.,:;!?#*/()]{1,200}")
 
 
-def _aware(v: datetime | None, field: str) -> datetime | None:
-    if v is not None and (v.tzinfo is None or v.utcoffset() is None):
-        raise ValueError(f"{field} must carry a UTC offset, e.g. '2024-05-01T09:00:00+08:00' or '...Z'")
-    return v
-
-
-def _utterance(v: str) -> str:
-    try:
-        return check_text(v, max_chars=MAX_CHARS, field="text")
-    except InvalidInputError:
-        s = v.strip() if isinstance(v, str) else v
-        if isinstance(s, str) and _PLAIN_ASCII.fullmatch(s):
-            return s
-        raise
-
-
-# -- calls ------------------------------------------------------------------------------------
-class StartCallRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"call_id": "c-20240501-0001", "region": "杭州市西湖区", "started_at": "2024-05-01T09:00:00+08:00",
-         "customer": {"phone": "13812345678"}}]})
-
-    call_id: str | None = Field(default=None, pattern=CALL_ID_PATTERN,
-                                description="your id for the call (letters, digits, _.:-); omitted → generated")
-    region: str = Field(min_length=1, max_length=MAX_REGION, description="where the customer is, e.g. 杭州市西湖区")
-    started_at: datetime | None = Field(default=None, description="ISO 8601 with offset; default now")
-    customer: dict[str, str] | None = Field(default=None, max_length=20,
-                                            description="known customer data by ticket field name, e.g. {'phone': …}")
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("region must not be blank; send the caller's city/district, e.g. 杭州市西湖区")
-        return v.strip()
-
-    @field_validator("started_at")
-    @classmethod
-    def _started(cls, v: datetime | None) -> datetime | None:
-        return _aware(v, "started_at")
-
-    @field_validator("customer")
-    @classmethod
-    def _customer(cls, v: dict[str, str] | None) -> dict[str, str] | None:
-        for k, val in (v or {}).items():
-            if len(k) > 64 or len(val) > 200:
-                raise ValueError(f"customer[{k[:40]!r}]: keys ≤ 64 and values ≤ 200 characters")
-        return v
-
-
-class UtteranceRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"speaker": "customer", "text": "我家宽带从昨天晚上开始就连不上了，光猫亮红灯"}]})
-
-    speaker: Speaker
-    text: str = Field(max_length=MAX_CHARS * 2, description=f"one turn, at most {MAX_CHARS} characters")
-    ts: datetime | None = Field(default=None, description="when it was said (ISO 8601 with offset); default now")
-
-    @field_validator("text")
-    @classmethod
-    def _text(cls, v: str) -> str:
-        return _utterance(v)
-
-    @field_validator("ts")
-    @classmethod
-    def _ts(cls, v: datetime | None) -> datetime | None:
-        return _aware(v, "ts")
-
-
-class Turn(BaseModel):
-    idx: int
-    speaker: Speaker
-    text: str = Field(description="normalised, PII-masked")
-    ts: str
-
-
-class TopCategory(BaseModel):
-    code: str
-    prob: float
-    service: str
-    service_name: str
-    phenomenon: str
-
-
-class CallCategory(BaseModel):
-    label: str
-    confidence: float
-    service: str
-    service_name: str
-    phenomenon: str
-    top: list[TopCategory]
-    evidence: list[int] = Field(description="idx of the customer turns that drove the label")
-    stable: bool
-    abstain: bool
-    is_complaint: bool
-
-
-class TicketFieldState(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    name: str
-    label: str
-    required: bool
-    value: str | None = Field(description="masked for phone numbers")
-    evidence_turn: int | None
-    resolved: str | None = None
-
-
-class TicketDraft(BaseModel):
-    category: str | None
-    fields: list[TicketFieldState]
-    missing: list[str]
-    suggested_questions: list[str]
-    dispatch_route: str | None
-
-
-class EscalationReason(BaseModel):
-    type: str
-    match: str
-    turn: int
-
-
-class Escalation(BaseModel):
-    escalate: bool
-    level: str = Field(description="none | watch | high")
-    reasons: list[EscalationReason]
-
-
-class Reply(BaseModel):
-    source: str = Field(description="notice | faq: notices come first")
-    id: str | None
-    title: str | None
-    text: str | None
-    score: float | None = None
-
-
-class Notice(BaseModel):
-    id: str
-    title: str
-    kind: NoticeKind
-    regions: list[str]
-    services: list[str]
-    categories: list[str]
-    starts_at: str
-    ends_at: str
-    script: str
-    created_at: str
-
-
-class Incident(BaseModel):
-    id: str
-    type: str = "mass_incident"
-    code: str
-    region: str
-    call_ids: list[str]
-    count: int
-    first: str
-    last: str
-    raised_at: str
-    status: str | None = None
-
-
-class CallState(BaseModel):
-    call_id: str
-    region: str
-    started_at: str
-    status: str = Field(description="active | ended | expired")
-    customer: dict[str, str]
-    turns: list[Turn]
-    category: CallCategory | None
-    faqs: list[FaqHit]
-    no_answer: bool
-    spec: dict[str, Any] | None
-    checklist: list[str]
-    ticket: TicketDraft
-    notices: list[Notice]
-    incidents: list[Incident]
-    replies: list[Reply] = Field(description="what the agent can say, notices first, then FAQ answers")
-    escalation: Escalation
-    updated_at: str
-
-
-class EndTicket(TicketDraft):
-    dispatch_copy: dict[str, Any] = Field(description="unmasked values for the dispatch system; do not log")
-
-
-class EndCallResponse(BaseModel):
-    summary: str
-    ticket: EndTicket
-    state: CallState
-
-
-class CallBrief(BaseModel):
-    call_id: str
-    region: str
-    status: str
-    started_at: str
-    label: str | None
-    escalate: bool
-    turns: int
-    updated_at: str
-
-
 class CallList(BaseModel):
     calls: list[CallBrief]
-
-
-# -- notices ----------------------------------------------------------------------------------
-class NoticeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "title": "西湖区光缆中断抢修", "kind": "outage", "regions": ["杭州市西湖区"], "services": ["broadband"],
-        "starts_at": "2024-05-01T08:00:00+08:00", "ends_at": "2024-05-01T20:00:00+08:00",
-        "script": "您好，您所在的西湖区部分小区因光缆中断正在抢修，预计今晚8点前恢复，给您带来不便非常抱歉。"}]})
-
-    title: str = Field(min_length=1, max_length=100)
-    kind: NoticeKind = NoticeKind.OUTAGE
-    regions: list[str] = Field(min_length=1, max_length=50, description="areas; a call inside one matches")
-    services: list[str] = Field(default_factory=list, max_length=20, description="service codes, e.g. broadband")
-    categories: list[str] = Field(default_factory=list, max_length=60, description="leaf codes, e.g. data.slow")
-    starts_at: datetime
-    ends_at: datetime
-    script: str = Field(min_length=1, max_length=MAX_CHARS, description="what the agent reads to the caller")
-
-    @field_validator("starts_at", "ends_at")
-    @classmethod
-    def _tz(cls, v: datetime, info) -> datetime:
-        return _aware(v, info.field_name)
-
-    @model_validator(mode="after")
-    def _span(self) -> NoticeRequest:
-        if self.ends_at <= self.starts_at:
-            raise ValueError(f"ends_at ({self.ends_at.isoformat()}) must be after starts_at ({self.starts_at.isoformat()})")
-        return self
 
 
 class NoticeList(BaseModel):
@@ -272,43 +38,142 @@ class IncidentList(BaseModel):
     incidents: list[Incident]
 
 
-# -- feedback ---------------------------------------------------------------------------------
-class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"call_id": "c-20240501-0001", "kind": "category_wrong", "target": "broadband.slow",
-         "correct_label": "broadband.cannot_connect"},
-        {"call_id": "c-20240501-0001", "kind": "suggestion_used", "target": "kb-012"}]})
-
-    kind: FeedbackKind
-    call_id: str | None = Field(default=None, pattern=CALL_ID_PATTERN)
-    target: str | None = Field(default=None, max_length=128, description="FAQ id or category label")
-    correct_label: str | None = Field(default=None, max_length=128, description="required for category_wrong")
-    text: str | None = Field(default=None, max_length=MAX_CHARS * 2,
-                             description="utterance(s) concerned; omitted → the live call's customer turns")
-    note: str | None = Field(default=None, max_length=1000)
-
-    @field_validator("text")
-    @classmethod
-    def _text(cls, v: str | None) -> str | None:
-        return None if v is None else _utterance(v)
-
-    @model_validator(mode="after")
-    def _label(self) -> FeedbackRequest:
-        if self.kind == FeedbackKind.CATEGORY_WRONG and not self.correct_label:
-            raise ValueError("correct_label is required when kind is 'category_wrong', e.g. 'broadband.cannot_connect'")
-        return self
-
-
-class Feedback(BaseModel):
-    id: int
-    created_at: str
-    call_id: str | None
-    kind: FeedbackKind
-    target: str | None
-    correct_label: str | None
-    text: str | None
-    note: str | None
-
-
 class FeedbackList(BaseModel):
     feedback: list[Feedback]
+
+
+@dataclass(frozen=True)
+class LiveRequests:
+    start_call: type[BaseModel]
+    utterance: type[BaseModel]
+    notice: type[BaseModel]
+    feedback: type[BaseModel]
+
+
+def _aware(v: datetime | None, field: str) -> datetime | None:
+    if v is not None and (v.tzinfo is None or v.utcoffset() is None):
+        raise ValueError(f"{field} must carry a UTC offset, e.g. '2024-05-01T09:00:00+08:00' or '...Z'")
+    return v
+
+
+def _utterance(v: str, max_chars: int) -> str:
+    try:
+        return check_text(v, max_chars=max_chars, field="text")
+    except InvalidInputError:
+        s = v.strip() if isinstance(v, str) else v
+        if isinstance(s, str) and _PLAIN_ASCII.fullmatch(s):
+            return s
+        raise
+
+
+def live_request_models(settings: Settings) -> LiveRequests:
+    """The request classes of ``/v1/calls``, ``/v1/notices`` and ``/v1/feedback`` under ``settings``' limits."""
+    max_chars = settings.max_text_chars
+
+    class StartCallRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+            {"call_id": "c-20240501-0001", "region": "杭州市西湖区", "started_at": "2024-05-01T09:00:00+08:00",
+             "customer": {"phone": "13812345678"}}]})
+
+        call_id: str | None = Field(default=None, pattern=CALL_ID_PATTERN,
+                                    description="your id for the call (letters, digits, _.:-); omitted → generated")
+        region: str = Field(min_length=1, max_length=_MAX_REGION, description="where the customer is, e.g. 杭州市西湖区")
+        started_at: datetime | None = Field(default=None, description="ISO 8601 with offset; default now")
+        customer: dict[str, str] | None = Field(default=None, max_length=20,
+                                                description="known customer data by ticket field name, e.g. {'phone': …}")
+
+        @field_validator("region")
+        @classmethod
+        def _region(cls, v: str) -> str:
+            if not v.strip():
+                raise ValueError("region must not be blank; send the caller's city/district, e.g. 杭州市西湖区")
+            return v.strip()
+
+        @field_validator("started_at")
+        @classmethod
+        def _started(cls, v: datetime | None) -> datetime | None:
+            return _aware(v, "started_at")
+
+        @field_validator("customer")
+        @classmethod
+        def _customer(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+            for k, val in (v or {}).items():
+                if len(k) > 64 or len(val) > 200:
+                    raise ValueError(f"customer[{k[:40]!r}]: keys ≤ 64 and values ≤ 200 characters")
+            return v
+
+    class UtteranceRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+            {"speaker": "customer", "text": "我家宽带从昨天晚上开始就连不上了，光猫亮红灯"}]})
+
+        speaker: Speaker
+        text: str = Field(max_length=max_chars * 2, description=f"one turn, at most {max_chars} characters")
+        ts: datetime | None = Field(default=None, description="when it was said (ISO 8601 with offset); default now")
+
+        @field_validator("text")
+        @classmethod
+        def _text(cls, v: str) -> str:
+            return _utterance(v, max_chars)
+
+        @field_validator("ts")
+        @classmethod
+        def _ts(cls, v: datetime | None) -> datetime | None:
+            return _aware(v, "ts")
+
+    class NoticeRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+            "title": "西湖区光缆中断抢修", "kind": "outage", "regions": ["杭州市西湖区"], "services": ["broadband"],
+            "starts_at": "2024-05-01T08:00:00+08:00", "ends_at": "2024-05-01T20:00:00+08:00",
+            "script": "您好，您所在的西湖区部分小区因光缆中断正在抢修，预计今晚8点前恢复，给您带来不便非常抱歉。"}]})
+
+        title: str = Field(min_length=1, max_length=100)
+        kind: NoticeKind = NoticeKind.OUTAGE
+        regions: list[str] = Field(min_length=1, max_length=50, description="areas; a call inside one matches")
+        services: list[str] = Field(default_factory=list, max_length=20, description="service codes, e.g. broadband")
+        categories: list[str] = Field(default_factory=list, max_length=60, description="leaf codes, e.g. data.slow")
+        starts_at: datetime
+        ends_at: datetime
+        script: str = Field(min_length=1, max_length=max_chars, description="what the agent reads to the caller")
+
+        @field_validator("starts_at", "ends_at")
+        @classmethod
+        def _tz(cls, v: datetime, info: ValidationInfo) -> datetime:
+            return _aware(v, info.field_name or "time")
+
+        @model_validator(mode="after")
+        def _span(self) -> NoticeRequest:
+            if self.ends_at <= self.starts_at:
+                raise ValueError(
+                    f"ends_at ({self.ends_at.isoformat()}) must be after starts_at ({self.starts_at.isoformat()})"
+                )
+            return self
+
+    class FeedbackRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+            {"call_id": "c-20240501-0001", "kind": "category_wrong", "target": "broadband.slow",
+             "correct_label": "broadband.cannot_connect"},
+            {"call_id": "c-20240501-0001", "kind": "suggestion_used", "target": "kb-012"}]})
+
+        kind: FeedbackKind
+        call_id: str | None = Field(default=None, pattern=CALL_ID_PATTERN)
+        target: str | None = Field(default=None, max_length=128, description="FAQ id or category label")
+        correct_label: str | None = Field(default=None, max_length=128, description="required for category_wrong")
+        text: str | None = Field(default=None, max_length=max_chars * 2,
+                                 description="utterance(s) concerned; omitted → the live call's customer turns")
+        note: str | None = Field(default=None, max_length=1000)
+
+        @field_validator("text")
+        @classmethod
+        def _text(cls, v: str | None) -> str | None:
+            return None if v is None else _utterance(v, max_chars)
+
+        @model_validator(mode="after")
+        def _label(self) -> FeedbackRequest:
+            if self.kind == FeedbackKind.CATEGORY_WRONG and not self.correct_label:
+                raise ValueError(
+                    "correct_label is required when kind is 'category_wrong', e.g. 'broadband.cannot_connect'"
+                )
+            return self
+
+    return LiveRequests(start_call=StartCallRequest, utterance=UtteranceRequest, notice=NoticeRequest,
+                        feedback=FeedbackRequest)

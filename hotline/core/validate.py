@@ -2,7 +2,8 @@
 
 Each check names the field, shows (a short excerpt of) the bad value and says how to fix it:
 not a string, blank, too long, binary/control characters, wrong encoding (U+FFFD or UTF-8 bytes
-decoded as Latin-1/cp1252/GBK), or no Chinese character at all.
+decoded as Latin-1/cp1252/GBK), or no Chinese character at all. Call ids (:func:`check_call_id`) are
+checked here too, so the live-call engine, ``hotline replay`` and the API schema agree on them.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from collections.abc import Sequence
 
 from hotline.core.errors import InvalidInputError
 
-__all__ = ["check_text", "check_batch"]
+__all__ = ["check_text", "check_batch", "check_call_id", "CALL_ID_PATTERN"]
 
+_MAX_CALL_ID = 64
+# the API schema uses the same pattern (with the length), so both reject the same ids
+CALL_ID_PATTERN = rf"^[A-Za-z0-9_.:\-]{{1,{_MAX_CALL_ID}}}$"
+_CALL_ID_RE = re.compile(CALL_ID_PATTERN)
 _HAN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
 # C0 controls except \t \n \r, and DEL: what binary data looks like after a lenient decode.
 _CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -178,3 +183,20 @@ def check_batch(texts: object, *, max_batch: int = 64, max_chars: int = 2000) ->
             "split the request into smaller batches"
         )
     return [check_text(t, max_chars=max_chars, field=f"texts[{i}]") for i, t in enumerate(texts)]
+
+
+def check_call_id(call_id: object) -> str:
+    """Check a live call's id: 1-64 ASCII letters, digits or ``_.:-``; returns it unchanged.
+
+    Raises:
+        InvalidInputError: If the id is not a str or breaks those rules.
+
+    Example:
+        >>> check_call_id("c-20240501-0001")
+        'c-20240501-0001'
+    """
+    if not isinstance(call_id, str) or not _CALL_ID_RE.fullmatch(call_id):  # fullmatch: no trailing "\n"
+        raise InvalidInputError(
+            f"call_id must be 1-{_MAX_CALL_ID} characters of letters, digits and _.:-, got {call_id!r:.80}"
+        )
+    return call_id

@@ -1,6 +1,7 @@
 """Agent feedback on suggestions and categories, kept in SQLite so nothing is lost on a crash.
 
-Category corrections export as ``{"text", "label"}`` JSONL, the input of ``hotline train classify``.
+Rows are returned as :class:`~hotline.core.results.Feedback` models. Category corrections export as
+``{"text", "label"}`` JSONL, the input of ``hotline train classify``.
 
 Example:
     >>> store = FeedbackStore("/tmp/fb.sqlite3")  # doctest: +SKIP
@@ -21,7 +22,7 @@ from typing import Any
 
 from hotline.core.errors import InvalidInputError
 from hotline.core.mask import masked_text
-from hotline.core.results import FeedbackKind
+from hotline.core.results import Feedback, FeedbackKind
 from hotline.core.taxonomy import Taxonomy, default_taxonomy
 
 __all__ = ["FeedbackStore", "FeedbackKind"]
@@ -83,7 +84,7 @@ class FeedbackStore:
 
     # -- writes --------------------------------------------------------------------------------
     def add(self, *, kind: str | FeedbackKind, call_id: str | None = None, target: str | None = None,
-            correct_label: str | None = None, text: str | None = None, note: str | None = None) -> dict[str, Any]:
+            correct_label: str | None = None, text: str | None = None, note: str | None = None) -> Feedback:
         """Store one feedback row and return it (with ``id`` and ``created_at``).
 
         Raises:
@@ -116,10 +117,11 @@ class FeedbackStore:
                 (created, call_id, kind, target, correct_label, masked, note),
             )
             row_id = cur.lastrowid
-        return dict(zip(_COLUMNS, (row_id, created, call_id, kind, target, correct_label, masked, note)))
+        return Feedback.model_validate(dict(zip(_COLUMNS, (row_id, created, call_id, kind, target, correct_label,
+                                                           masked, note))))
 
     # -- reads ---------------------------------------------------------------------------------
-    def list(self, *, limit: int = 100, kind: str | None = None) -> list[dict[str, Any]]:
+    def list(self, *, limit: int = 100, kind: str | None = None) -> list[Feedback]:
         """Newest first."""
         if limit <= 0:
             raise InvalidInputError(f"limit must be > 0, got {limit}")
@@ -134,7 +136,7 @@ class FeedbackStore:
         sql += " ORDER BY id DESC LIMIT ?"
         with self._lock:
             rows = self._connect().execute(sql, (*args, int(limit))).fetchall()
-        return [dict(zip(_COLUMNS, r)) for r in rows]
+        return [Feedback.model_validate(dict(zip(_COLUMNS, r))) for r in rows]
 
     def count(self) -> int:
         with self._lock:

@@ -4,13 +4,13 @@ Each call holds at most one vote, for its current (phenomenon code, region). Whe
 calls of one key fall inside a sliding window of ``window_min`` minutes, ONE incident is raised; later
 calls of that key join it while it is open. An incident closes once no call joined it for ``window_min``
 minutes; a later burst raises a new one. Inquiries (``inquiry.*``) and calls without a confident
-category never count.
+category never count. Incidents are returned as :class:`~hotline.core.results.Incident` models.
 
 Example:
     >>> det = IncidentDetector(threshold=2, window_min=30)
     >>> det.observe("c1", "broadband.cannot_connect", "杭州市", "2024-05-01T08:00:00+08:00") is None
     True
-    >>> det.observe("c2", "broadband.cannot_connect", "杭州市", "2024-05-01T08:05:00+08:00")["call_ids"]
+    >>> det.observe("c2", "broadband.cannot_connect", "杭州市", "2024-05-01T08:05:00+08:00").call_ids
     ['c1', 'c2']
 """
 
@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hotline.core.errors import InvalidInputError
+from hotline.core.results import Incident
 from hotline.core.taxonomy import NON_COMPLAINT_PREFIX
 from hotline.pipeline.live.notices import parse_time
 
@@ -64,7 +65,7 @@ class IncidentDetector:
         return bool(code) and not code.startswith(NON_COMPLAINT_PREFIX)
 
     def observe(self, call_id: str, code: str | None, region: str | None,
-                at: datetime | str) -> dict[str, Any] | None:
+                at: datetime | str) -> Incident | None:
         """Record the call's current category; returns an incident only when this call raises it.
 
         ``code=None`` (abstained, no category yet) or an ``inquiry.*`` code withdraws the call's vote.
@@ -117,13 +118,13 @@ class IncidentDetector:
         with self._lock:
             self._withdraw_locked(call_id, keep_key=None)
 
-    def active(self, at: datetime | str) -> list[dict[str, Any]]:
+    def active(self, at: datetime | str) -> list[Incident]:
         """Incidents still open at ``at``."""
         when = parse_time(at, field="at")
         with self._lock:
             return [_public(i, when, self._window) for i in self._incidents if self._is_open(i, when)]
 
-    def all(self, at: datetime | str | None = None) -> list[dict[str, Any]]:
+    def all(self, at: datetime | str | None = None) -> list[Incident]:
         """Every incident raised so far, oldest first (``status`` evaluated at ``at`` when given)."""
         when = parse_time(at, field="at") if at is not None else None
         with self._lock:
@@ -166,11 +167,11 @@ class IncidentDetector:
                     del self._by_key[key]
 
 
-def _public(incident: dict[str, Any], when: datetime | None, window: timedelta) -> dict[str, Any]:
+def _public(incident: dict[str, Any], when: datetime | None, window: timedelta) -> Incident:
     out = {k: (list(v) if isinstance(v, list) else v) for k, v in incident.items() if not k.startswith("_")}
     out["count"] = len(incident["call_ids"])
     out["first"] = incident["_first"].isoformat()
     out["last"] = incident["_last"].isoformat()
     if when is not None:
         out["status"] = "open" if (when - incident["_last"] < window) else "closed"
-    return out
+    return Incident.model_validate(out)

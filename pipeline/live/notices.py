@@ -3,14 +3,14 @@
 A notice covers some regions and some services (``broadband``) and/or leaf categories
 (``broadband.cannot_connect``) for a time span. A live call matches a notice when its region lies
 inside one of the notice's regions (``杭州市西湖区`` lies inside ``杭州市``), its category is covered and
-the call's time falls inside the span.
+the call's time falls inside the span. Reads return :class:`~hotline.core.results.Notice` models.
 
 Example:
     >>> board = NoticeBoard()
     >>> n = board.add({"title": "西湖区光缆中断", "kind": "outage", "regions": ["杭州市"],
     ...                "services": ["broadband"], "starts_at": "2024-05-01T08:00:00+08:00",
     ...                "ends_at": "2024-05-01T20:00:00+08:00", "script": "您好，您所在区域光缆抢修中，预计20点前恢复。"})
-    >>> [m["id"] for m in board.match("杭州市西湖区", "broadband.slow", "2024-05-01T09:00:00+08:00")] == [n["id"]]
+    >>> [m.id for m in board.match("杭州市西湖区", "broadband.slow", "2024-05-01T09:00:00+08:00")] == [n.id]
     True
 """
 
@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hotline.core.errors import InvalidInputError, NotFoundError
-from hotline.core.results import NoticeKind
+from hotline.core.results import Notice, NoticeKind
 from hotline.core.taxonomy import Taxonomy, default_taxonomy
 
 __all__ = ["NoticeBoard", "NoticeKind", "region_matches", "parse_time", "CHINA_TZ"]
@@ -68,8 +68,9 @@ def region_matches(call_region: str | None, area: str) -> bool:
 class NoticeBoard:
     """Thread-safe store of notices with time/region/category matching.
 
-    ``add_listener(fn)`` registers ``fn(event, notice)`` (event ``"added"`` or ``"deleted"``), called
-    after the change, outside the board's lock; the live-call engine uses it to push notices to calls.
+    ``add_listener(fn)`` registers ``fn(event, notice)`` (event ``"added"`` or ``"deleted"``, the notice as
+    a dict), called after the change, outside the board's lock; the live-call engine uses it to push
+    notices to calls.
     """
 
     def __init__(self, *, taxonomy: Taxonomy | None = None, max_notices: int = 10_000) -> None:
@@ -85,7 +86,7 @@ class NoticeBoard:
         return self.taxonomy
 
     # -- changes -------------------------------------------------------------------------------
-    def add(self, notice: dict[str, Any]) -> dict[str, Any]:
+    def add(self, notice: dict[str, Any]) -> Notice:
         """Validate and store a notice; returns it with ``id`` and ``created_at``.
 
         Raises:
@@ -103,15 +104,15 @@ class NoticeBoard:
                 )
             self._notices[clean["id"]] = clean
         self._emit("added", clean)
-        return dict(clean)
+        return _model(clean)
 
-    def delete(self, notice_id: str) -> dict[str, Any]:
+    def delete(self, notice_id: str) -> Notice:
         with self._lock:
             notice = self._notices.pop(notice_id, None)
         if notice is None:
             raise NotFoundError(f"no notice with id {notice_id!r}; list them with GET /v1/notices")
         self._emit("deleted", notice)
-        return _public(notice)
+        return _model(notice)
 
     def add_listener(self, fn: Callable[[str, dict[str, Any]], None]) -> None:
         self._listeners.append(fn)
@@ -121,23 +122,23 @@ class NoticeBoard:
             self._listeners.remove(fn)
 
     # -- reads ---------------------------------------------------------------------------------
-    def get(self, notice_id: str) -> dict[str, Any]:
+    def get(self, notice_id: str) -> Notice:
         with self._lock:
             notice = self._notices.get(notice_id)
         if notice is None:
             raise NotFoundError(f"no notice with id {notice_id!r}; list them with GET /v1/notices")
-        return _public(notice)
+        return _model(notice)
 
-    def list(self, *, active_only: bool = False, at: datetime | str | None = None) -> list[dict[str, Any]]:
+    def list(self, *, active_only: bool = False, at: datetime | str | None = None) -> list[Notice]:
         """All notices (or those active at ``at``, default now), outages first, then by start time."""
         when = parse_time(at, field="at") if at is not None else datetime.now(timezone.utc)
         with self._lock:
             items = list(self._notices.values())
         if active_only:
             items = [n for n in items if _active(n, when)]
-        return [_public(n) for n in sorted(items, key=_order)]
+        return [_model(n) for n in sorted(items, key=_order)]
 
-    def match(self, region: str | None, category: str | None, at: datetime | str | None = None) -> list[dict[str, Any]]:
+    def match(self, region: str | None, category: str | None, at: datetime | str | None = None) -> list[Notice]:
         """Active notices covering ``region`` and the leaf ``category`` at ``at`` (default now)."""
         if not region or not category:
             return []
@@ -151,7 +152,7 @@ class NoticeBoard:
             and (category in n["categories"] or service in n["services"])
             and any(region_matches(region, area) for area in n["regions"])
         ]
-        return [_public(n) for n in sorted(out, key=_order)]
+        return [_model(n) for n in sorted(out, key=_order)]
 
     def __len__(self) -> int:
         return len(self._notices)
@@ -238,6 +239,10 @@ def _order(n: dict[str, Any]) -> tuple[int, datetime]:
 
 def _public(n: dict[str, Any]) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, list) else v) for k, v in n.items() if not k.startswith("_")}
+
+
+def _model(n: dict[str, Any]) -> Notice:
+    return Notice.model_validate(_public(n))
 
 
 def _text(v: Any, field: str, max_chars: int) -> str:

@@ -1,10 +1,12 @@
-"""Live calls, notices, incidents and feedback. ``install(app)`` wires them into ``create_app``.
+"""Live calls, notices, incidents and feedback. ``install(app, settings)`` wires them into ``create_app``.
 
 The engine objects live in ``app.state`` (``calls``, ``notices``, ``incidents``, ``feedback``); they are
-created on startup, after the pipeline has loaded, and an asyncio task expires idle calls.
-"""
+created on startup, after the pipeline has loaded, and an asyncio task expires idle calls. Request limits
+come from ``settings`` (:func:`hotline.serve.live_schemas.live_request_models`); responses are the result
+models of :mod:`hotline.core.results`.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: FastAPI must see the per-app request classes themselves.
+"""
 
 import asyncio
 import logging
@@ -16,26 +18,23 @@ from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from hotline.core.errors import ConflictError, NotFoundError
-from hotline.pipeline.live.calls import CallCapacityError, CallManager
-from hotline.pipeline.live.feedback import FeedbackKind, FeedbackStore
+from hotline.core.results import CallState, EndCallResult, Feedback, FeedbackKind, Notice, Speaker
+from hotline.core.settings import Settings
+from hotline.pipeline.live.events import to_event
+from hotline.pipeline.live.feedback import FeedbackStore
 from hotline.pipeline.live.incidents import IncidentDetector
 from hotline.pipeline.live.notices import NoticeBoard
+from hotline.pipeline.live.registry import CallCapacityError, CallManager
 from hotline.serve.live_schemas import (
     CallList,
-    CallState,
-    EndCallResponse,
-    Feedback,
     FeedbackList,
-    FeedbackRequest,
     IncidentList,
-    Notice,
+    LiveRequests,
     NoticeList,
-    NoticeRequest,
-    StartCallRequest,
-    UtteranceRequest,
+    live_request_models,
 )
 
-__all__ = ["install", "calls_router", "notices_router", "incidents_router", "feedback_router"]
+__all__ = ["install", "build_routers"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,41 +69,46 @@ IncidentsDep = Annotated[IncidentDetector, Depends(get_incidents)]
 FeedbackDep = Annotated[FeedbackStore, Depends(get_feedback)]
 
 
+def build_routers(settings: Settings) -> list[APIRouter]:
+    """The ``/v1/calls``, ``/v1/notices``, ``/v1/incidents`` and ``/v1/feedback`` routers, limits from ``settings``."""
+    models = live_request_models(settings)
+    return [_calls_router(models), _notices_router(models), _incidents_router(), _feedback_router(models)]
+
+
 # -- calls --------------------------------------------------------------------------------------
-calls_router = APIRouter(prefix="/v1/calls", tags=["calls"])
+def _calls_router(models: LiveRequests) -> APIRouter:
+    StartCallRequest, UtteranceRequest = models.start_call, models.utterance
+    router = APIRouter(prefix="/v1/calls", tags=["calls"])
+
+    @router.post("", status_code=201, response_model=CallState)
+    def start_call(req: StartCallRequest, calls: CallsDep) -> CallState:  # type: ignore[valid-type]
+        """Open a live call. 409 if the id is live already, 503 if every call slot is busy."""
+        return calls.start_call(req.call_id, region=req.region, started_at=req.started_at, customer=req.customer)
+
+    @router.get("", response_model=CallList)
+    def list_calls(calls: CallsDep) -> CallList:
+        """One line per live call (supervisor view), most recent activity first."""
+        return CallList(calls=calls.list_calls())
+
+    @router.get("/{call_id}", response_model=CallState)
+    def get_call(call_id: str, calls: CallsDep) -> CallState:
+        return calls.get(call_id)
+
+    @router.post("/{call_id}/utterances", response_model=CallState)
+    def add_utterance(call_id: str, req: UtteranceRequest, calls: CallsDep) -> CallState:  # type: ignore[valid-type]
+        """Add one turn (agent or customer); returns the updated state, also pushed to the call's streams."""
+        return calls.add_utterance(call_id, req.speaker, req.text, ts=req.ts)
+
+    @router.post("/{call_id}/end", response_model=EndCallResult)
+    def end_call(call_id: str, calls: CallsDep) -> EndCallResult:
+        """Close the call: summary, ticket draft (with the unmasked dispatch copy) and the final state."""
+        return calls.end_call(call_id)
+
+    router.add_api_websocket_route("/{call_id}/stream", _stream_call)
+    return router
 
 
-@calls_router.post("", status_code=201, response_model=CallState)
-def start_call(req: StartCallRequest, calls: CallsDep) -> dict:
-    """Open a live call. 409 if the id is live already, 503 if every call slot is busy."""
-    return calls.start_call(req.call_id, region=req.region, started_at=req.started_at, customer=req.customer)
-
-
-@calls_router.get("", response_model=CallList)
-def list_calls(calls: CallsDep) -> dict:
-    """One line per live call (supervisor view), most recent activity first."""
-    return {"calls": calls.list_calls()}
-
-
-@calls_router.get("/{call_id}", response_model=CallState)
-def get_call(call_id: str, calls: CallsDep) -> dict:
-    return calls.get(call_id)
-
-
-@calls_router.post("/{call_id}/utterances", response_model=CallState)
-def add_utterance(call_id: str, req: UtteranceRequest, calls: CallsDep) -> dict:
-    """Add one turn (agent or customer); returns the updated state, also pushed to the call's streams."""
-    return calls.add_utterance(call_id, req.speaker, req.text, ts=req.ts)
-
-
-@calls_router.post("/{call_id}/end", response_model=EndCallResponse)
-def end_call(call_id: str, calls: CallsDep) -> dict:
-    """Close the call: summary, ticket draft (with the unmasked dispatch copy) and the final state."""
-    return calls.end_call(call_id)
-
-
-@calls_router.websocket("/{call_id}/stream")
-async def stream_call(websocket: WebSocket, call_id: str) -> None:
+async def _stream_call(websocket: WebSocket, call_id: str) -> None:
     """Pushes ``{"type": "state"|"incident"|"notice", "data": …}``; the current state first.
 
     Unknown call: one ``{"type": "error", "data": {"status": 404, "detail": …}}`` message, then close 4404.
@@ -123,7 +127,7 @@ async def stream_call(websocket: WebSocket, call_id: str) -> None:
         await _ws_error(websocket, status, str(e))
         return
     try:
-        await websocket.send_json({"type": "state", "data": state})
+        await websocket.send_json(to_event("state", state))
 
         async def pump() -> None:
             while True:
@@ -162,75 +166,83 @@ async def _ws_error(websocket: WebSocket, status: int, detail: str) -> None:
 
 
 # -- notices ------------------------------------------------------------------------------------
-notices_router = APIRouter(prefix="/v1/notices", tags=["notices"])
+def _notices_router(models: LiveRequests) -> APIRouter:
+    NoticeRequest = models.notice
+    router = APIRouter(prefix="/v1/notices", tags=["notices"])
 
+    @router.post("", status_code=201, response_model=Notice)
+    def add_notice(req: NoticeRequest, notices: NoticesDep) -> Notice:  # type: ignore[valid-type]
+        """Publish an outage or planned-works notice; live calls it covers get it pushed at once."""
+        return notices.add(req.model_dump(mode="json"))
 
-@notices_router.post("", status_code=201, response_model=Notice)
-def add_notice(req: NoticeRequest, notices: NoticesDep) -> dict:
-    """Publish an outage or planned-works notice; live calls it covers get it pushed at once."""
-    data = req.model_dump(mode="json")
-    return notices.add(data)
+    @router.get("", response_model=NoticeList)
+    def list_notices(notices: NoticesDep,
+                     active: Annotated[bool, Query(description="only those in force now")] = False) -> NoticeList:
+        return NoticeList(notices=notices.list(active_only=active))
 
+    @router.delete("/{notice_id}", status_code=204)
+    def delete_notice(notice_id: str, notices: NoticesDep) -> Response:
+        notices.delete(notice_id)
+        return Response(status_code=204)
 
-@notices_router.get("", response_model=NoticeList)
-def list_notices(notices: NoticesDep, active: Annotated[bool, Query(description="only those in force now")] = False) -> dict:
-    return {"notices": notices.list(active_only=active)}
-
-
-@notices_router.delete("/{notice_id}", status_code=204)
-def delete_notice(notice_id: str, notices: NoticesDep) -> Response:
-    notices.delete(notice_id)
-    return Response(status_code=204)
+    return router
 
 
 # -- incidents ----------------------------------------------------------------------------------
-incidents_router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+def _incidents_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
+    @router.get("", response_model=IncidentList)
+    def list_incidents(incidents: IncidentsDep, calls: CallsDep,
+                       active: Annotated[bool, Query(description="only open incidents")] = False) -> IncidentList:
+        now = calls.clock()
+        return IncidentList(incidents=incidents.active(now) if active else incidents.all(now))
 
-@incidents_router.get("", response_model=IncidentList)
-def list_incidents(incidents: IncidentsDep, calls: CallsDep,
-                   active: Annotated[bool, Query(description="only open incidents")] = False) -> dict:
-    now = calls.clock()
-    return {"incidents": incidents.active(now) if active else incidents.all(now)}
+    return router
 
 
 # -- feedback -----------------------------------------------------------------------------------
-feedback_router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
+def _feedback_router(models: LiveRequests) -> APIRouter:
+    FeedbackRequest = models.feedback
+    router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
+
+    @router.post("", status_code=201, response_model=Feedback)
+    def add_feedback(req: FeedbackRequest, store: FeedbackDep, calls: CallsDep) -> Feedback:  # type: ignore[valid-type]
+        """Record agent feedback. Category feedback on a live call takes its text and label from the call."""
+        text, target = req.text, req.target
+        if req.call_id is not None and (text is None or target is None):
+            try:
+                state = calls.get(req.call_id)
+            except NotFoundError:
+                state = None
+            if state is not None and req.kind in (FeedbackKind.CATEGORY_WRONG, FeedbackKind.CATEGORY_RIGHT):
+                if text is None:
+                    text = _category_text(state)
+                if target is None and state.category:
+                    target = state.category.label
+        return store.add(kind=req.kind, call_id=req.call_id, target=target, correct_label=req.correct_label,
+                         text=text, note=req.note)
+
+    @router.get("", response_model=FeedbackList)
+    def list_feedback(store: FeedbackDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                      kind: FeedbackKind | None = None) -> FeedbackList:
+        return FeedbackList(feedback=store.list(limit=limit, kind=kind.value if kind else None))
+
+    return router
 
 
-@feedback_router.post("", status_code=201, response_model=Feedback)
-def add_feedback(req: FeedbackRequest, store: FeedbackDep, calls: CallsDep) -> dict:
-    """Record agent feedback. Category feedback on a live call takes its text and label from the call."""
-    text, target = req.text, req.target
-    if req.call_id is not None and (text is None or target is None):
-        try:
-            state = calls.get(req.call_id)
-        except NotFoundError:
-            state = None
-        if state is not None:
-            is_category = req.kind in (FeedbackKind.CATEGORY_WRONG, FeedbackKind.CATEGORY_RIGHT)
-            if text is None and is_category:
-                cat = state["category"]
-                evidence = set(cat["evidence"]) if cat else set()
-                turns = [t["text"] for t in state["turns"] if t["speaker"] == "customer"]
-                chosen = [t["text"] for t in state["turns"] if t["idx"] in evidence] or turns
-                text = "，".join(chosen)[:2000] or None
-            if target is None and is_category and state["category"]:
-                target = state["category"]["label"]
-    return store.add(kind=req.kind, call_id=req.call_id, target=target, correct_label=req.correct_label,
-                     text=text, note=req.note)
-
-
-@feedback_router.get("", response_model=FeedbackList)
-def list_feedback(store: FeedbackDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                  kind: FeedbackKind | None = None) -> dict:
-    return {"feedback": store.list(limit=limit, kind=kind.value if kind else None)}
+def _category_text(state: CallState) -> str | None:
+    """The customer turns behind the call's category (all customer turns when none is marked)."""
+    evidence = set(state.category.evidence) if state.category else set()
+    turns = [t.text for t in state.turns if t.speaker == Speaker.CUSTOMER]
+    chosen = [t.text for t in state.turns if t.idx in evidence] or turns
+    return "，".join(chosen)[:2000] or None
 
 
 # -- wiring -------------------------------------------------------------------------------------
-def install(app: FastAPI) -> None:
-    """Add the live routers, the engine objects (on startup) and the expiry task."""
-    for router in (calls_router, notices_router, incidents_router, feedback_router):
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the live routers (limits from ``settings``), the engine objects (on startup) and the expiry task."""
+    for router in build_routers(settings):
         app.include_router(router)
 
     def capacity(request: Request, exc: Exception) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hotline.core.results import FaqHit, SearchResult
 from hotline.core.taxonomy import default_taxonomy
 from hotline.index.kb import load_specs
 
@@ -47,8 +48,8 @@ class FakeRetriever:
         out = []
         for probs in category_probs or [{}] * len(queries):
             best = max(probs, key=probs.get) if probs else None
-            out.append({"hits": [{"id": f"kb-{best}", "score": 0.9, "question": f"关于{best}", "answer": "请先重启设备",
-                                  "category": best}], "no_answer": False})
+            hit = FaqHit(id=f"kb-{best}", score=0.9, question=f"关于{best}", answer="请先重启设备", category=best)
+            out.append(SearchResult(hits=[hit], no_answer=False))  # the real retriever's result type
         return {"results": out}
 
 

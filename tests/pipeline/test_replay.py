@@ -95,6 +95,19 @@ def test_duplicate_ids_and_second_line_errors(tmp_path):
         read_calls(path)
 
 
+def test_blank_lines_are_skipped_and_lines_keep_their_numbers(tmp_path):
+    path = tmp_path / "calls.jsonl"
+    good = json.dumps(_call(0, 0), ensure_ascii=False)
+    path.write_text(f"\n{good}\n\n[1, 2]\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=r"calls.jsonl:4: expected a JSON object, got list"):
+        read_calls(path)
+    path.write_text(f"\n{good}\n\n", encoding="utf-8")
+    (call,) = read_calls(path)
+    assert call["_line"] == 2 and call["turns"][1]["speaker"] == "customer"
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        read_calls(tmp_path / "missing.jsonl")
+
+
 def test_nothing_printed_when_the_file_is_bad(tmp_path, fake_pipeline):
     path = tmp_path / "calls.jsonl"
     path.write_text(json.dumps(_call(0, 0), ensure_ascii=False) + "\n{broken\n", encoding="utf-8")

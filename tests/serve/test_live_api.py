@@ -180,6 +180,20 @@ def test_bad_utterances(client):
     assert _say(client, call_id, "13812345678")["turns"][0]["text"] == "138****5678"  # digits-only turns are fine
 
 
+def test_text_limit_comes_from_settings(tiny_home, tmp_path):
+    settings = tiny_home.model_copy(update={"max_text_chars": 20, "feedback_db": tmp_path / "fb.sqlite3"})
+    with TestClient(create_app(settings)) as c:
+        call_id = _start(c)
+        r = c.post(f"/v1/calls/{call_id}/utterances", json={"speaker": "customer", "text": "宽" * 21})
+        assert r.status_code == 422 and "the limit is 20" in r.text and "HOTLINE_MAX_TEXT_CHARS" in r.text, r.text
+        assert r.json()["detail"][0]["loc"] == ["body", "text"]  # refused by the request schema, not the engine
+        assert _say(c, call_id, "宽" * 20)["turns"][0]["text"] == "宽" * 20
+        r = c.post("/v1/feedback", json={"kind": "suggestion_unhelpful", "text": "宽" * 21})
+        assert r.status_code == 422 and "the limit is 20" in r.text, r.text
+        schema = c.get("/openapi.json").json()["components"]["schemas"]["UtteranceRequest"]
+        assert "at most 20 characters" in schema["properties"]["text"]["description"]
+
+
 def test_idle_calls_expire_in_the_background(tiny_home, tmp_path):
     import time
 

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from hotline.core.errors import InvalidInputError
+from hotline.core.results import Feedback, FeedbackKind
 from hotline.pipeline.live.feedback import FeedbackStore
 
 
@@ -17,14 +18,15 @@ def test_rows_survive_a_reopen_and_text_is_masked(tmp_path):
     store = FeedbackStore(path)
     row = store.add(kind="category_wrong", call_id="c1", target="data.slow", correct_label="data.cannot_connect",
                     text="我手机号13812345678，流量开着上不了网")
-    assert row["id"] == 1 and "13812345678" not in row["text"] and "138****5678" in row["text"]
+    assert isinstance(row, Feedback) and row.kind is FeedbackKind.CATEGORY_WRONG
+    assert row.id == 1 and "13812345678" not in row.text and "138****5678" in row.text
     store.add(kind="suggestion_used", call_id="c1", target="kb-001")
     store.close()
 
     reopened = FeedbackStore(path)
     rows = reopened.list()
-    assert [r["kind"] for r in rows] == ["suggestion_used", "category_wrong"]  # newest first
-    assert reopened.list(kind="category_wrong")[0]["correct_label"] == "data.cannot_connect"
+    assert [r.kind for r in rows] == ["suggestion_used", "category_wrong"]  # newest first
+    assert reopened.list(kind="category_wrong")[0].correct_label == "data.cannot_connect"
     assert reopened.count() == 2
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from hotline.core.errors import InvalidInputError
+from hotline.core.results import Incident
 from hotline.pipeline.live.incidents import IncidentDetector
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -15,7 +16,7 @@ REGION = "杭州市西湖区"
 
 
 def _feed(det: IncidentDetector, n: int, *, start: int = 0, code: str = CODE, region: str = REGION,
-          t0: datetime = T0, step_min: float = 1.0) -> list[dict]:
+          t0: datetime = T0, step_min: float = 1.0) -> list[Incident]:
     raised = []
     for i in range(start, start + n):
         inc = det.observe(f"c{i}", code, region, t0 + timedelta(minutes=step_min * (i - start)))
@@ -35,9 +36,9 @@ def test_threshold_raises_exactly_one():
     raised = _feed(det, 10)
     assert len(raised) == 1
     inc = raised[0]
-    assert inc["code"] == CODE and inc["region"] == REGION and inc["type"] == "mass_incident"
-    assert inc["call_ids"] == [f"c{i}" for i in range(10)]
-    assert inc["first"] == T0.isoformat() and inc["last"] == (T0 + timedelta(minutes=9)).isoformat()
+    assert inc.code == CODE and inc.region == REGION and inc.type == "mass_incident"
+    assert inc.call_ids == [f"c{i}" for i in range(10)] and inc.status == "open"
+    assert inc.first == T0.isoformat() and inc.last == (T0 + timedelta(minutes=9)).isoformat()
 
 
 def test_later_calls_join_the_open_incident():
@@ -45,9 +46,9 @@ def test_later_calls_join_the_open_incident():
     raised = _feed(det, 15)
     assert len(raised) == 1
     (inc,) = det.all()
-    assert inc["call_ids"] == [f"c{i}" for i in range(15)]
-    assert inc["count"] == 15
-    assert inc["last"] == (T0 + timedelta(minutes=14)).isoformat()
+    assert inc.call_ids == [f"c{i}" for i in range(15)]
+    assert inc.count == 15 and inc.status is None  # all() without a time: no status
+    assert inc.last == (T0 + timedelta(minutes=14)).isoformat()
     assert len(det.active(T0 + timedelta(minutes=20))) == 1
 
 
@@ -81,7 +82,7 @@ def test_a_call_counts_once_and_reclassification_moves_its_vote():
     assert det.observe("same", "data.slow", REGION, T0) is None
     assert det.observe("c2", CODE, REGION, T0) is None
     inc = det.observe("c3", CODE, REGION, T0)
-    assert inc is not None and inc["call_ids"] == ["c1", "c2", "c3"]
+    assert inc is not None and inc.call_ids == ["c1", "c2", "c3"]
 
 
 def test_after_a_quiet_window_a_new_burst_raises_a_new_incident():
@@ -89,9 +90,9 @@ def test_after_a_quiet_window_a_new_burst_raises_a_new_incident():
     assert len(_feed(det, 10)) == 1
     later = T0 + timedelta(minutes=9 + 31)
     assert det.active(later) == []
-    assert det.all(later)[0]["status"] == "closed"
+    assert det.all(later)[0].status == "closed"
     raised = _feed(det, 10, start=100, t0=later)
-    assert len(raised) == 1 and raised[0]["call_ids"][0] == "c100"
+    assert len(raised) == 1 and raised[0].call_ids[0] == "c100"
     assert len(det.all()) == 2
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hotline.core.errors import InvalidInputError, NotFoundError
+from hotline.core.results import Notice, NoticeKind
 from hotline.pipeline.live.notices import NoticeBoard, region_matches
 
 
@@ -22,15 +23,15 @@ AT = "2024-05-01T09:00:00+08:00"
 def test_add_get_list_delete():
     board = NoticeBoard()
     n = board.add(_notice())
-    assert n["id"] and n["created_at"]
-    assert board.get(n["id"])["title"] == "西湖区光缆中断"
-    assert [x["id"] for x in board.list()] == [n["id"]]
+    assert isinstance(n, Notice) and n.id and n.created_at and n.kind is NoticeKind.OUTAGE
+    assert board.get(n.id).title == "西湖区光缆中断"
+    assert [x.id for x in board.list()] == [n.id]
     assert board.list(active_only=True, at="2024-05-02T09:00:00+08:00") == []
-    board.delete(n["id"])
+    assert board.delete(n.id) == n
     with pytest.raises(NotFoundError):
-        board.get(n["id"])
+        board.get(n.id)
     with pytest.raises(NotFoundError):
-        board.delete(n["id"])
+        board.delete(n.id)
 
 
 def test_region_containment():
@@ -46,12 +47,12 @@ def test_match_by_service_category_region_and_time():
     bb = board.add(_notice())
     slow = board.add(_notice(title="5G基站割接", kind="planned", regions=["杭州市西湖区"], services=[],
                              categories=["data.slow"]))
-    assert [n["id"] for n in board.match("杭州市西湖区", "broadband.cannot_connect", AT)] == [bb["id"]]
-    assert [n["id"] for n in board.match("杭州市西湖区", "data.slow", AT)] == [slow["id"]]
+    assert [n.id for n in board.match("杭州市西湖区", "broadband.cannot_connect", AT)] == [bb.id]
+    assert [n.id for n in board.match("杭州市西湖区", "data.slow", AT)] == [slow.id]
     assert board.match("杭州市滨江区", "data.slow", AT) == []  # data.slow notice is for 西湖区 only
     assert board.match("宁波市", "broadband.slow", AT) == []
     assert board.match("杭州市西湖区", "broadband.slow", "2024-05-01T20:00:00+08:00") == []  # ends_at exclusive
-    assert board.match("杭州市西湖区", "broadband.slow", "2024-05-01T01:00:00Z") == [board.get(bb["id"])]  # 09:00+08
+    assert board.match("杭州市西湖区", "broadband.slow", "2024-05-01T01:00:00Z") == [board.get(bb.id)]  # 09:00+08
     assert board.match("杭州市西湖区", None, AT) == []
 
 
@@ -59,7 +60,7 @@ def test_outages_listed_before_planned_works():
     board = NoticeBoard()
     board.add(_notice(kind="planned", title="计划割接"))
     board.add(_notice(kind="outage", title="突发故障", starts_at="2024-05-01T08:30:00+08:00"))
-    assert [n["kind"] for n in board.match("杭州市", "broadband.slow", AT)] == ["outage", "planned"]
+    assert [n.kind for n in board.match("杭州市", "broadband.slow", AT)] == ["outage", "planned"]
 
 
 @pytest.mark.parametrize("over, field", [
@@ -82,7 +83,7 @@ def test_validation_names_the_field(over, field):
 def test_listeners_hear_adds_and_deletes():
     board = NoticeBoard()
     heard = []
-    board.add_listener(lambda event, n: heard.append((event, n["title"])))
+    board.add_listener(lambda event, n: heard.append((event, n["title"])))  # listeners get the notice as a dict
     n = board.add(_notice())
-    board.delete(n["id"])
+    board.delete(n.id)
     assert heard == [("added", "西湖区光缆中断"), ("deleted", "西湖区光缆中断")]
