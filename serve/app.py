@@ -10,6 +10,7 @@ from fastapi_offline import FastAPIOffline
 
 from hotline.core.settings import Settings
 from hotline.serve.errors import install_error_handlers
+from hotline.serve.headers import DocsHeadersMiddleware
 from hotline.serve.routers import health, live, nlp, widget
 from hotline.serve.state import PipelineHolder
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.holder = PipelineHolder(settings)
     app.state.on_startup = []
     app.state.on_shutdown = []
+    app.add_middleware(DocsHeadersMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(nlp.build_router(settings))

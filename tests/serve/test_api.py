@@ -18,7 +18,8 @@ def test_health_ready_and_docs(client):
     assert r.status_code == 200 and r.json()["status"] == "ready"
     assert r.json()["models"]["classifier"]["kind"] == "complaint_classifier"
     assert client.get("/openapi.json").status_code == 200
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "default-src 'self'" in docs.headers["content-security-policy"]
 
 
 def test_classify_batch_equals_single(client):
