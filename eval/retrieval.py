@@ -1,17 +1,16 @@
-"""Evaluate a :class:`index.faq_index.FaqIndex` on labelled queries (answerable and unanswerable).
+"""Evaluate a :class:`hotline.index.faq_index.FaqIndex` on labelled queries (answerable and unanswerable).
 
 A query is ``{"query": str, "relevant": [entry ids]}``; an empty ``relevant`` list marks a query the KB
 cannot answer (the index should say ``no_answer``).
 
 Example:
-    >>> from index.faq_index import FaqIndex
+    >>> from hotline.index.faq_index import FaqIndex
     >>> index = FaqIndex.load("~/.hotline/index")  # doctest: +SKIP
     >>> evaluate_retrieval(index, [{"query": "光猫亮红灯", "relevant": ["kb-001"]}])["recall@1"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hotline.core.errors import InvalidInputError
+from hotline.core.jsonl import iter_jsonl
 from hotline.models.metrics import mean_ranking_metrics
 
 if TYPE_CHECKING:
@@ -30,22 +30,14 @@ __all__ = ["evaluate_retrieval", "load_queries"]
 
 def load_queries(path: str | Path) -> list[dict[str, Any]]:
     """Read a JSONL file of ``{"query", "relevant"}`` lines (``relevant`` may be a str, a list or empty)."""
-    path = Path(path)
     out = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InvalidInputError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            q = obj.get("query")
-            if not isinstance(q, str) or not q.strip():
-                raise InvalidInputError(f"{path}:{lineno}: field 'query' must be a non-empty string, got {q!r}")
-            rel = obj.get("relevant", [])
-            rel = [] if rel is None else [rel] if isinstance(rel, str) else list(rel)
-            out.append({**obj, "query": q, "relevant": rel})
+    for lineno, obj in iter_jsonl(path):
+        q = obj.get("query")
+        if not isinstance(q, str) or not q.strip():
+            raise InvalidInputError(f"{path}:{lineno}: field 'query' must be a non-empty string, got {q!r}")
+        rel = obj.get("relevant", [])
+        rel = [] if rel is None else [rel] if isinstance(rel, str) else list(rel)
+        out.append({**obj, "query": q, "relevant": rel})
     return out
 
 

@@ -313,7 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("rest", nargs=argparse.REMAINDER, help="options of python -m hotline.eval.benchmarks.load (--calls, --utterances, …)")
     bl.set_defaults(func=cmd_bench_load)
     bp = bsub.add_parser("public", help="public benchmarks (CIC, AFQMC, LCQMC) → BENCHMARKS.md")
-    bp.add_argument("--datasets", default=None, help="folder with the datasets (default ../shared/datasets)")
+    bp.add_argument("--datasets", default=None,
+                    help="folder with the datasets (default $HOTLINE_DATASETS_DIR, else ../shared/datasets "
+                         "relative to the current directory)")
     bp.add_argument("--out", default="BENCHMARKS.md")
     bp.add_argument("--smoke", action="store_true", help="small samples, for CI")
     bp.add_argument("--no-finetune", action="store_true",

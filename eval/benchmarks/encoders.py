@@ -9,6 +9,8 @@ scored with its caller-phrased queries. Latency: one short query, p50 over repea
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from typing import Any
 
@@ -16,7 +18,7 @@ import numpy as np
 
 from hotline.core.settings import Settings
 
-__all__ = ["compare_encoders"]
+__all__ = ["compare_encoders", "main"]
 
 
 def _latency_ms(encoder, texts: list[str], repeat: int = 3) -> float:
@@ -33,12 +35,12 @@ def _latency_ms(encoder, texts: list[str], repeat: int = 3) -> float:
 def compare_encoders(settings: Settings, *, encoders: tuple[str, ...] = ("usem3", "e5"), per_code: int = 200,
                      seed: int = 13) -> dict[str, Any]:
     from hotline.core.jsonl import read_jsonl, read_labelled
-    from hotline.eval.classification import evaluate_classifier
     from hotline.eval.retrieval import evaluate_retrieval
     from hotline.index.faq_index import FaqIndex
     from hotline.index.kb import KnowledgeBase
     from hotline.models.classifier import ComplaintClassifier
     from hotline.models.encoders import load_encoder
+    from hotline.models.evaluation import evaluate_classifier
     from hotline.training.generate import CorpusGenerator
 
     gen = CorpusGenerator(seed=seed, per_code=per_code)
@@ -71,14 +73,11 @@ def compare_encoders(settings: Settings, *, encoders: tuple[str, ...] = ("usem3"
     return out
 
 
-def main(args, settings: Settings) -> int:
-    import json
-    import sys
+def main(args: Any, settings: Settings) -> int:
+    """``hotline eval encoders``: print a markdown table, then the result as one JSON line, last."""
+    from hotline.eval.benchmarks.render import render_encoders
 
     res = compare_encoders(settings, per_code=args.per_code)
-    keys = list(next(iter(res.values())).keys())
-    sys.stdout.write("| metric | " + " | ".join(res) + " |\n|---|" + "---|" * len(res) + "\n")
-    for k in keys:
-        sys.stdout.write(f"| {k} | " + " | ".join(str(res[e][k]) for e in res) + " |\n")
+    sys.stdout.write(render_encoders(res) + "\n")
     sys.stdout.write(json.dumps(res) + "\n")
     return 0

@@ -3,17 +3,16 @@
 Everything is measured in ONE process run, Hotline and the peer side by side over the same data, so the
 figures that matter are the ratios (the machine may be shared and noisy; absolute numbers drift).
 
-The naive peer is what a team would write in an afternoon: global ``jieba.lcut`` for words, a default
-``CountVectorizer`` + ``LogisticRegression()`` trained on the same generated corpus as ``hotline build``
-(``CorpusGenerator(seed=13, per_code=...)``, same train split), and ``rank_bm25.BM25Okapi`` over the same
-FAQ knowledge base. It has no normalisation, PII masking, sentence encoder, calibration or no-answer model.
+The naive peer (:mod:`hotline.eval.benchmarks.peer`) is trained on the same generated corpus as ``hotline build``
+(``CorpusGenerator(seed=13, per_code=...)``, same train split) and searches the same FAQ knowledge base with
+``rank_bm25``. The data comes from :mod:`hotline.eval.benchmarks.speed_data`; the HTTP rows run against
+:func:`hotline.eval.benchmarks.server.server_process`; the tables are :func:`hotline.eval.benchmarks.render.render_speed`.
 
 Rows:
 
 * assist latency p50/p99 in process: ``AssistPipeline.run([text])`` one utterance at a time vs the peer's
   segment + classify + BM25 top-5, alternating in blocks of 10 utterances so both see the same machine noise;
-* assist latency over HTTP: ``create_app(settings)`` under uvicorn in a subprocess, one client, then concurrent
-  httpx clients;
+* assist latency over HTTP: the API under uvicorn in a child process, one client, then concurrent httpx clients;
 * classification throughput (batch 256) and segmentation MB/s (``JiebaSegmenter`` on its default backend,
   ``jieba_fast_dat``, vs ``jieba.lcut``; the same segmenter on the reference jieba and ``rjieba`` for reference);
 * vector index build time, query latency, recall@10 against exact search and memory at 10k/100k/1M
@@ -22,9 +21,9 @@ Rows:
 * assist latency with a 10k-entry knowledge base (shipped FAQ answers × generated questions).
 
 Example:
-    >>> from hotline.eval.benchmarks.speed import SpeedConfig, run_speed_benchmark, render_markdown
+    >>> from hotline.eval.benchmarks.render import render_speed
     >>> result = run_speed_benchmark(Settings(), config=SpeedConfig.smoke())  # doctest: +SKIP
-    >>> print(render_markdown(result))  # doctest: +SKIP
+    >>> print(render_speed(result))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -33,17 +32,13 @@ import json
 import logging
 import math
 import os
-import random
 import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +46,23 @@ import numpy as np
 
 from hotline.core.errors import ArtifactError, InvalidInputError
 from hotline.core.settings import Settings
+from hotline.eval.benchmarks.peer import NaivePeer
+from hotline.eval.benchmarks.render import render_speed
+from hotline.eval.benchmarks.server import server_process
+from hotline.eval.benchmarks.speed_data import (
+    SpeedTexts,
+    peer_training_records,
+    prepare_texts,
+    smoke_home,
+    synthetic_kb,
+    synthetic_vectors,
+)
+from hotline.eval.benchmarks.targets import speed_targets
 from hotline.models.encoders import Encoder
 
-__all__ = ["SpeedConfig", "run_speed_benchmark", "render_markdown", "main"]
+__all__ = ["SpeedConfig", "run_speed_benchmark", "main"]
 
 logger = logging.getLogger(__name__)
-
-_REPO_ROOT = Path(__file__).resolve().parents[1]
-TARGET_SPEEDUP = 3.0  # Hotline should be ≥ 3× the naive peer on every row
-TARGET_ASSIST_P99_MS = 10.0  # assist p99 with a 10k-entry KB
 
 
 @dataclass
@@ -145,145 +148,8 @@ def _load_avg() -> list[float] | None:
 
 
 # ------------------------------------------------------------------------------------------------
-# data
-def _read_texts(path: Path) -> list[str]:
-    if not path.is_file():
-        return []
-    out = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                out.append(json.loads(line)["text"])
-    return out
-
-
-@dataclass
-class _Texts:
-    """Disjoint utterance sets, so no section is helped by the encoder's LRU cache filled by another."""
-
-    latency: list[str]
-    http: list[str]
-    classify: list[str]
-    segment: list[str]
-    kb_queries: list[str]
-    kb_pool: dict[str, list[str]] = field(default_factory=dict)  # code → distinct generated questions
-
-
-def _prepare_texts(cfg: SpeedConfig, settings: Settings) -> _Texts:
-    from hotline.training.generate import CorpusGenerator
-
-    handwritten = _read_texts(settings.data_dir / "checks" / "classify_handwritten.jsonl")
-    n_codes = 42
-    need = (max(0, cfg.n_utterances - len(handwritten)) + cfg.http_requests + cfg.classify_n + cfg.kb_queries
-            + 3 * 8)
-    per_code = max(cfg.kb_pool_per_code + 2, math.ceil(1.3 * need / n_codes) + cfg.kb_pool_per_code)
-    gen = CorpusGenerator(seed=cfg.seed + 101, per_code=per_code)  # another seed than the training corpus
-    gen.warm_up()
-    records = gen.run()["records"]
-    rng = random.Random(cfg.seed)
-    rng.shuffle(records)
-    seen = set(handwritten)
-    pool: dict[str, list[str]] = {}
-    rest: list[str] = []
-    for r in records:
-        t = r["text"]
-        if t in seen:
-            continue
-        seen.add(t)
-        bucket = pool.setdefault(r["label"], [])
-        if len(bucket) < cfg.kb_pool_per_code:
-            bucket.append(t)
-        else:
-            rest.append(t)
-    latency = handwritten[: cfg.n_utterances]
-    take = cfg.n_utterances - len(latency)
-    latency += rest[:take]
-    rest = rest[take:]
-    http, rest = rest[: cfg.http_requests], rest[cfg.http_requests :]
-    classify, rest = rest[: cfg.classify_n], rest[cfg.classify_n :]
-    kb_queries, rest = rest[: cfg.kb_queries], rest[cfg.kb_queries :]
-    if len(classify) < cfg.classify_n or len(kb_queries) < cfg.kb_queries:
-        raise InvalidInputError(f"the generator gave too few distinct utterances ({len(records)}) for {cfg}")
-    segment = [*latency, *http, *classify, *kb_queries][: cfg.segment_texts]
-    return _Texts(latency=latency, http=http, classify=classify, segment=segment, kb_queries=kb_queries,
-                  kb_pool=pool)
-
-
-def _training_records(cfg: SpeedConfig) -> list[dict[str, Any]]:
-    """The train split of the same corpus ``hotline build`` trains on."""
-    from hotline.training.build import split_corpus
-    from hotline.training.generate import CorpusGenerator
-
-    gen = CorpusGenerator(seed=cfg.seed, per_code=cfg.per_code)
-    gen.warm_up()
-    train, _ = split_corpus(gen.run()["records"])
-    return train
-
-
-# ------------------------------------------------------------------------------------------------
-# the naive peer
-def _peer_analyzer(doc: str | list[str]) -> list[str]:
-    # Pre-tokenised lists pass through, so the peer segments each utterance once (fair to the peer).
-    import jieba
-
-    return doc if isinstance(doc, list) else jieba.lcut(doc)
-
-
-class _NaivePeer:
-    """Global jieba + default CountVectorizer/LogisticRegression + rank_bm25 over the KB."""
-
-    def __init__(self) -> None:
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)
-        jieba.initialize()
-        self.vectorizer_: Any = None
-        self.lr_: Any = None
-        self.bm25_: Any = None
-
-    def fit_classifier(self, texts: list[str], labels: list[str]) -> float:
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.feature_extraction.text import CountVectorizer
-        from sklearn.linear_model import LogisticRegression
-
-        t0 = time.perf_counter()
-        self.vectorizer_ = CountVectorizer(analyzer=_peer_analyzer)
-        x = self.vectorizer_.fit_transform(texts)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # defaults are the point: max_iter=100
-            self.lr_ = LogisticRegression().fit(x, labels)
-        return time.perf_counter() - t0
-
-    def fit_bm25(self, docs: list[str]) -> None:
-        import jieba
-        from rank_bm25 import BM25Okapi
-
-        self.bm25_ = BM25Okapi([jieba.lcut(d) for d in docs])
-
-    def assist(self, text: str, top_k: int = 5) -> tuple[str, np.ndarray]:
-        import jieba
-
-        toks = jieba.lcut(text)
-        probs = self.lr_.predict_proba(self.vectorizer_.transform([toks]))[0]
-        scores = self.bm25_.get_scores(toks)
-        k = min(top_k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return str(self.lr_.classes_[int(probs.argmax())]), top
-
-    def classify(self, texts: list[str]) -> np.ndarray:
-        import jieba
-
-        return self.lr_.predict_proba(self.vectorizer_.transform([jieba.lcut(t) for t in texts]))
-
-
-def _kb_doc(e: Any) -> str:
-    return " ".join([e.question, *e.similar, e.answer])
-
-
-# ------------------------------------------------------------------------------------------------
 # sections
-def _assist_latency(pipe: Any, peer: _NaivePeer, texts: list[str], block: int = 10) -> dict[str, Any]:
+def _assist_latency(pipe: Any, peer: NaivePeer, texts: list[str], block: int = 10) -> dict[str, Any]:
     """One-by-one latency of Hotline's assist and the peer over the same utterances.
 
     The two alternate in blocks of ``block`` utterances, so both see the same machine noise while neither
@@ -308,7 +174,7 @@ def _assist_latency(pipe: Any, peer: _NaivePeer, texts: list[str], block: int = 
             "stages_p50_ms": {k: round(_pct(v, 50), 3) for k, v in stages.items()}}
 
 
-def _classify_throughput(clf: Any, peer: _NaivePeer, texts: list[str], batch: int) -> dict[str, Any]:
+def _classify_throughput(clf: Any, peer: NaivePeer, texts: list[str], batch: int) -> dict[str, Any]:
     def rate(fn: Callable[[list[str]], Any]) -> float:
         t0 = time.perf_counter()
         for lo in range(0, len(texts), batch):
@@ -354,64 +220,22 @@ def _segment_speed(texts: list[str], rounds: int) -> dict[str, Any]:
     return {"mb": mb, "n_texts": len(texts), "mb_per_s": best, "backend": seg.backend}
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-_SERVER = """
-import json, sys
-import uvicorn
-from hotline.core.settings import Settings
-from hotline.serve.app import create_app
-settings = Settings(**json.loads(sys.argv[1]))
-uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
-"""
-
 
 def _http_latency(settings: Settings, texts: list[str], clients: int, *, ready_timeout_s: float = 240.0) -> dict[str, Any]:
     """``POST /v1/assist``, one utterance per request: a third of ``texts`` from one client, the rest from
-    ``clients`` concurrent clients, against one uvicorn server in a subprocess."""
+    ``clients`` concurrent clients, against one uvicorn server in a child process."""
     import httpx
 
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
-    with tempfile.TemporaryFile(mode="w+") as log:
-        proc = subprocess.Popen([sys.executable, "-c", _SERVER, settings.model_dump_json(), str(port)],
-                                cwd=str(_REPO_ROOT), env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            t0 = time.perf_counter()
-            with httpx.Client(base_url=base, timeout=5.0) as c:
-                while True:
-                    if proc.poll() is not None:
-                        log.seek(0)
-                        raise ArtifactError(f"the HTTP server exited with {proc.returncode}: {log.read()[-2000:]}")
-                    try:
-                        if c.get("/readyz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.perf_counter() - t0 > ready_timeout_s:
-                        raise ArtifactError(f"the HTTP server was not ready after {ready_timeout_s:.0f} s")
-                    time.sleep(0.25)
-                startup_s = time.perf_counter() - t0
-                for w in ("预热一下：宽带连不上", "预热：手机没信号"):
-                    c.post("/v1/assist", json={"texts": [w]}, timeout=60.0)
-            # one client first (the latency an agent sees on a quiet server), then ``clients`` at once (under load);
-            # each pass gets its own texts so the encoder's cache does not flatter the second
-            n_single = len(texts) // 3 if clients > 1 else 0
-            single = _http_pass(base, texts[:n_single], 1) if n_single else None
-            loaded = _http_pass(base, texts[n_single:], clients)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    return {**loaded, "single_client": single, "server_startup_s": round(startup_s, 2)}
+    with server_process(settings, startup_timeout_s=ready_timeout_s) as server:
+        with httpx.Client(base_url=server.url, timeout=60.0) as c:
+            for w in ("预热一下：宽带连不上", "预热：手机没信号"):
+                c.post("/v1/assist", json={"texts": [w]})
+        # one client first (the latency an agent sees on a quiet server), then ``clients`` at once (under load);
+        # each pass gets its own texts so the encoder's cache does not flatter the second
+        n_single = len(texts) // 3 if clients > 1 else 0
+        single = _http_pass(server.url, texts[:n_single], 1) if n_single else None
+        loaded = _http_pass(server.url, texts[n_single:], clients)
+    return {**loaded, "single_client": single, "server_startup_s": round(server.startup_s, 2)}
 
 
 def _http_pass(base: str, texts: list[str], clients: int) -> dict[str, Any]:
@@ -455,18 +279,6 @@ def _http_pass(base: str, texts: list[str], clients: int) -> dict[str, Any]:
 
 
 # -- vector index ---------------------------------------------------------------------------
-def _synthetic_vectors(n: int, centres: np.ndarray, rng: np.random.Generator, sigma: float = 0.8) -> np.ndarray:
-    """Clustered unit vectors ``[n, dim]``: a random centre plus Gaussian noise, normalised (chunked)."""
-    dim = centres.shape[1]
-    out = np.empty((n, dim), dtype=np.float32)
-    for lo in range(0, n, 100_000):
-        m = min(100_000, n - lo)
-        x = centres[rng.integers(0, len(centres), m)] + sigma * rng.standard_normal((m, dim), dtype=np.float32)
-        x /= np.linalg.norm(x, axis=1, keepdims=True)
-        out[lo : lo + m] = x
-    return out
-
-
 def _one_by_one(search: Callable[[np.ndarray], Any], queries: np.ndarray) -> list[float]:
     ms = []
     for i in range(len(queries)):
@@ -492,8 +304,8 @@ def _index_rows(cfg: SpeedConfig, dim: int = 512) -> list[dict[str, Any]]:
     for n in cfg.index_sizes:
         nq = cfg.index_queries if n < 1_000_000 else max(10, cfg.index_queries // 2)
         logger.info("index rows: %d vectors, %d queries", n, nq)
-        x = _synthetic_vectors(n, centres, rng)
-        q = _synthetic_vectors(nq, centres, rng)
+        x = synthetic_vectors(n, centres, rng)
+        q = synthetic_vectors(nq, centres, rng)
         row: dict[str, Any] = {"n": n, "dim": dim, "queries": nq, "data": "synthetic clustered unit vectors"}
 
         # exact: faiss flat (what Hotline's VectorIndex uses below 50k rows)
@@ -599,37 +411,14 @@ class _MemoEncoder(Encoder):
         return np.stack([self._memo[(is_query, t)] for t in texts])
 
 
-def _synthetic_kb(settings: Settings, pool: dict[str, list[str]], n_entries: int) -> Any:
-    """``n_entries`` FAQs: the shipped answers of a category, generated caller questions of that category."""
-    from hotline.index.kb import FaqEntry, KnowledgeBase
-
-    base = KnowledgeBase.from_jsonl(settings.data_dir / "kb" / "faq.jsonl")
-    by_cat: dict[str, list[Any]] = {}
-    for e in base.entries:
-        if e.category:
-            by_cat.setdefault(e.category, []).append(e)
-    cats = sorted(c for c in by_cat if len(pool.get(c, [])) >= 1)
-    if not cats:
-        raise InvalidInputError("no category has both shipped FAQs and generated questions")
-    entries = []
-    for i in range(n_entries):
-        cat = cats[i % len(cats)]
-        r = i // len(cats)
-        src = by_cat[cat][r % len(by_cat[cat])]
-        qs = pool[cat]
-        question = qs[r % len(qs)]
-        similar = [s for s in (qs[(r + 1) % len(qs)], qs[(r + 2) % len(qs)]) if s != question]
-        entries.append(FaqEntry(id=f"syn-{i:05d}", question=question, answer=src.answer, category=cat,
-                                similar=list(dict.fromkeys(similar))))
-    return KnowledgeBase(entries, source="synthetic")
 
 
-def _large_kb_latency(cfg: SpeedConfig, settings: Settings, texts: _Texts, peer_clf: _NaivePeer) -> dict[str, Any]:
+def _large_kb_latency(cfg: SpeedConfig, settings: Settings, texts: SpeedTexts, peer_clf: NaivePeer) -> dict[str, Any]:
     from hotline.index.faq_index import FaqIndex
     from hotline.models.encoders import load_encoder
     from hotline.pipeline.assist import AssistPipeline
 
-    kb = _synthetic_kb(settings, texts.kb_pool, cfg.kb_entries)
+    kb = synthetic_kb(settings, texts.kb_pool, cfg.kb_entries)
     index_meta = json.loads((settings.index_dir / "meta.json").read_text(encoding="utf-8"))
     enc_name = str((index_meta.get("encoder") or {}).get("name") or settings.encoder)
     t0 = time.perf_counter()
@@ -641,9 +430,7 @@ def _large_kb_latency(cfg: SpeedConfig, settings: Settings, texts: _Texts, peer_
         del index
         pipe = AssistPipeline(settings, index_dir=tmp)
         pipe.warm_up()
-        peer = _NaivePeer()
-        peer.vectorizer_, peer.lr_ = peer_clf.vectorizer_, peer_clf.lr_
-        peer.fit_bm25([_kb_doc(e) for e in kb.entries])
+        peer = peer_clf.with_knowledge_base(kb.entries)
         res = _assist_latency(pipe, peer, texts.kb_queries)
         del pipe
     return {"entries": len(kb), "rows": n_rows, "build_s": build_s, **res}
@@ -669,28 +456,6 @@ def _profile_assist(pipe: Any, texts: list[str], top: int = 12) -> list[dict[str
         out.append({"function": f"{short}:{line}({func})", "calls": nc, "own_ms_per_utt": 1000 * tt / len(texts),
                     "cum_ms_per_utt": 1000 * ct / len(texts), "own_share": tt / total})
     return out
-
-
-# ------------------------------------------------------------------------------------------------
-def _smoke_home(settings: Settings, tmp: Path) -> Settings:
-    """Tiny models for ``--smoke`` when nothing is built: TF-IDF classifier, 40 FAQs indexed."""
-    from hotline.index.faq_index import FaqIndex
-    from hotline.index.kb import KnowledgeBase
-    from hotline.models.classifier import ComplaintClassifier
-    from hotline.models.encoders import load_encoder
-    from hotline.training.generate import CorpusGenerator
-
-    small = settings.model_copy(update={"home": tmp})
-    gen = CorpusGenerator(seed=5, per_code=20)
-    gen.warm_up()
-    recs = gen.run()["records"]
-    clf = ComplaintClassifier(builder="complaint.tfidf_lr.v1", seed=0, refit=False)
-    clf.fit([r["text"] for r in recs], [r["label"] for r in recs])
-    clf.save(small.classifier_dir)
-    kb = KnowledgeBase.from_jsonl(settings.data_dir / "kb" / "faq.jsonl")
-    kb = KnowledgeBase(kb.entries[:40], source="smoke")
-    FaqIndex.build(kb, load_encoder(settings.encoder)).save(small.index_dir)
-    return small
 
 
 def run_speed_benchmark(settings: Settings, *, config: SpeedConfig | None = None,
@@ -721,14 +486,17 @@ def run_speed_benchmark(settings: Settings, *, config: SpeedConfig | None = None
     load_start = _load_avg()
     result: dict[str, Any] = {"peer": {}, "ratios": {}}
     logger.info("speed: preparing texts and the naive peer")
-    texts = _prepare_texts(cfg, settings)
-    train = _training_records(cfg)
-    peer = _NaivePeer()
+    texts = prepare_texts(settings, n_utterances=cfg.n_utterances, http_requests=cfg.http_requests,
+                          classify_n=cfg.classify_n, kb_queries=cfg.kb_queries,
+                          kb_pool_per_code=cfg.kb_pool_per_code, segment_texts=cfg.segment_texts, seed=cfg.seed)
+    train = peer_training_records(seed=cfg.seed, per_code=cfg.per_code)
+    peer = NaivePeer()
+    peer.warm_up()
     peer_fit_s = peer.fit_classifier([r["text"] for r in train], [r["label"] for r in train])
     from hotline.index.kb import KnowledgeBase
 
     kb = KnowledgeBase.from_jsonl(settings.index_dir / "kb.jsonl")
-    peer.fit_bm25([_kb_doc(e) for e in kb.entries])
+    peer.fit_bm25(kb.entries)
 
     pipe = AssistPipeline(settings)
     t0 = time.perf_counter()
@@ -790,7 +558,7 @@ def run_speed_benchmark(settings: Settings, *, config: SpeedConfig | None = None
         for r in rows:
             result["ratios"][f"index_{r['n']}_exact"] = _ratio(r["peer"]["p50_ms"], r["exact"]["p50_ms"])
             result["ratios"][f"index_{r['n']}_approx"] = _ratio(r["peer"]["p50_ms"], r["approx"]["p50_ms"])
-    result["targets"] = _targets(result)
+    result["targets"] = speed_targets(result)
     result["env"] = {
         "smoke": cfg.smoke_mode, "cpu_count": os.cpu_count(), "load_avg_start": load_start, "load_avg_end": _load_avg(),
         "python": sys.version.split()[0], "classifier": meta["classifier"].get("builder"),
@@ -803,161 +571,20 @@ def run_speed_benchmark(settings: Settings, *, config: SpeedConfig | None = None
     return result
 
 
-def _flat_used(n_vectors: int) -> bool:
-    """Whether Hotline's VectorIndex searches this many vectors exactly (flat); above, exact is only a reference."""
-    from hotline.index.vector import AUTO_HNSW_MIN
-
-    return n_vectors < AUTO_HNSW_MIN
-
-
-def _targets(r: dict[str, Any]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-
-    def add(name: str, value: float | None, ok: bool | None, target: str) -> None:
-        rows.append({"name": name, "value": value, "target": target, "pass": ok})
-
-    ratios = r.get("ratios", {})
-    if "assist_kb_p99_ms" in r:
-        v = r["assist_kb_p99_ms"]
-        add("assist p99 with the large KB (ms)", v, v <= TARGET_ASSIST_P99_MS, f"≤ {TARGET_ASSIST_P99_MS:g} ms")
-    unused = {f"index_{ix['n']}_exact" for ix in r.get("index", []) if not _flat_used(ix["n"])}
-    for key, val in ratios.items():
-        if key in unused:  # Hotline searches that many vectors approximately; exact flat is a reference
-            add(f"speed-up vs peer: {key} (exact search, not used at this size)", val, None, "reference")
-            continue
-        add(f"speed-up vs peer: {key}", val, None if val is None else val >= TARGET_SPEEDUP, f"≥ {TARGET_SPEEDUP:g}×")
-    return rows
-
-
-# ------------------------------------------------------------------------------------------------
-def _f(x: Any, nd: int = 2) -> str:
-    if x is None:
-        return "—"
-    if isinstance(x, float):
-        if not math.isfinite(x):
-            return "—"
-        if abs(x) >= 1000:
-            return f"{x:,.0f}"
-        return f"{x:.{nd}f}"
-    return str(x)
-
-
-def _pf(ok: bool | None) -> str:
-    return "—" if ok is None else ("pass" if ok else "FAIL")
-
-
-def render_markdown(r: dict[str, Any]) -> str:
-    """The result as markdown tables (for the terminal, README and BENCHMARKS.md)."""
-    p, ratios = r.get("peer", {}), r.get("ratios", {})
-    env = r.get("env", {})
-    lines = [
-        "| measure | Hotline | naive peer | speed-up (×) | target | result |",
-        "|---|---:|---:|---:|---|---|",
-    ]
-
-    def row(name: str, h: Any, pv: Any, ratio_key: str | None, target: str = f"≥ {TARGET_SPEEDUP:g}×",
-            ok: bool | None = None) -> None:
-        ratio = ratios.get(ratio_key) if ratio_key else None
-        if ok is None and ratio is not None and target != "reference":
-            ok = ratio >= TARGET_SPEEDUP
-        lines.append(f"| {name} | {_f(h)} | {_f(pv)} | {_f(ratio)} | {target} | {_pf(ok)} |")
-
-    n_kb = r.get("n_kb_entries")
-    if "assist_p50_ms" in r:
-        row(f"assist latency p50, {n_kb}-entry KB (ms)", r["assist_p50_ms"], p.get("assist_p50_ms"), "assist_p50")
-        row(f"assist latency p99, {n_kb}-entry KB (ms)", r["assist_p99_ms"], p.get("assist_p99_ms"), "assist_p99")
-    if "kb" in r:
-        k = r["kb"]
-        row(f"assist latency p50, {k['entries']:,}-entry KB (ms)", r["assist_kb_p50_ms"], p.get("assist_kb_p50_ms"),
-            "assist_kb_p50")
-        row(f"assist latency p99, {k['entries']:,}-entry KB (ms)", r["assist_kb_p99_ms"], p.get("assist_kb_p99_ms"),
-            "assist_kb_p99")
-        ok_abs = r["assist_kb_p99_ms"] <= TARGET_ASSIST_P99_MS
-        lines.append(f"| assist latency p99, {k['entries']:,}-entry KB (ms), absolute | {_f(r['assist_kb_p99_ms'])} "
-                     f"| — | — | ≤ {TARGET_ASSIST_P99_MS:g} ms | {_pf(ok_abs)} |")
-    if "http" in r:
-        h = r["http"]
-        one = h.get("single_client")
-        if one:
-            lines.append(f"| HTTP /v1/assist p50 / p99, 1 client (ms) | {_f(one['p50_ms'])} / {_f(one['p99_ms'])} | — | — "
-                         "| report | — |")
-        lines.append(f"| HTTP /v1/assist p50, {h['clients']} clients (ms) | {_f(h['p50_ms'])} | — | — | report | — |")
-        lines.append(f"| HTTP /v1/assist p99, {h['clients']} clients (ms) | {_f(h['p99_ms'])} | — | — | report | — |")
-        lines.append(f"| HTTP throughput (requests/s, {h['errors']} errors) | {_f(h['req_per_s'])} | — | — | report | — |")
-    if "classify_per_s" in r:
-        row(f"classification, batch {r['classify']['batch']} (utterances/s)", r["classify_per_s"],
-            p.get("classify_per_s"), "classify")
-    if "segment_mb_per_s" in r:
-        row(f"segmentation (MB/s): JiebaSegmenter.cut ({r.get('segment_backend', 'jieba')}) vs jieba.lcut",
-            r["segment_mb_per_s"], p.get("segment_mb_per_s"), "segment")
-        if "segment_reference_jieba_mb_per_s" in r:
-            lines.append("| segmentation (MB/s): JiebaSegmenter.cut on the reference jieba | "
-                         f"{_f(r['segment_reference_jieba_mb_per_s'])} | — | — | reference | — |")
-        lines.append(f"| segmentation (MB/s): JiebaSegmenter.tokens (cut + filters) | {_f(r['segment_tokens_mb_per_s'])} "
-                     "| — | — | reference | — |")
-        if "rjieba_mb_per_s" in r:
-            lines.append(f"| segmentation (MB/s): rjieba.cut | {_f(r['rjieba_mb_per_s'])} | — | — | reference | — |")
-    for ix in r.get("index", []):
-        n = ix["n"]
-        flat_used = _flat_used(n)
-        row(f"vector search {n:,}×{ix['dim']}, exact faiss flat, p50 (ms)" + ("" if flat_used else " (not used)"),
-            ix["exact"]["p50_ms"], ix["peer"]["p50_ms"], f"index_{n}_exact",
-            **({} if flat_used else {"target": "reference"}))
-        row(f"vector search {n:,}×{ix['dim']}, approximate, p50 (ms)", ix["approx"]["p50_ms"], ix["peer"]["p50_ms"],
-            f"index_{n}_approx")
-    out = ["\n".join(lines)]
-
-    if r.get("index"):
-        t = ["| vectors | index | build (s) | query p50 (ms) | query p99 (ms) | recall@10 | memory (MB) |",
-             "|---:|---|---:|---:|---:|---:|---:|"]
-        for ix in r["index"]:
-            for key in ("exact", "approx"):
-                e = ix[key]
-                t.append(f"| {ix['n']:,} | {e['kind']} | {_f(e['build_s'])} | {_f(e['p50_ms'], 3)} | {_f(e['p99_ms'], 3)} "
-                         f"| {_f(e.get('recall@10', 1.0 if key == 'exact' else None), 3)} | {_f(e['memory_mb'], 0)} |")
-            t.append(f"| {ix['n']:,} | peer: {ix['peer']['kind']} | 0 | {_f(ix['peer']['p50_ms'], 3)} "
-                     f"| {_f(ix['peer']['p99_ms'], 3)} | 1.000 | — |")
-        notes = [f"- {ix['n']:,}: {ix['approx']['note']}" for ix in r["index"] if ix["approx"].get("note")]
-        out.append("Vector index (synthetic clustered 512-d unit vectors: 1,000 random centres + Gaussian noise; "
-                   "queries one at a time; memory = RSS growth while building):\n\n" + "\n".join(t)
-                   + ("\n\n" + "\n".join(notes) if notes else ""))
-    if r.get("stages_p50_ms"):
-        st = r["stages_p50_ms"]
-        out.append("Hotline assist stages, p50 per utterance (ms): "
-                   + ", ".join(f"{k.removesuffix('_ms')} {_f(v)}" for k, v in st.items()))
-    if r.get("profile"):
-        t = ["| function (cProfile, own time) | own ms/utt | cum ms/utt | share |", "|---|---:|---:|---:|"]
-        for pr in r["profile"][:10]:
-            t.append(f"| `{pr['function']}` | {_f(pr['own_ms_per_utt'])} | {_f(pr['cum_ms_per_utt'])} "
-                     f"| {pr['own_share']:.0%} |")
-        out.append("Where assist time goes:\n\n" + "\n".join(t))
-    if "kb" in r:
-        k = r["kb"]
-        out.append(f"Large KB: {k['entries']:,} entries ({k['rows']:,} vector rows; shipped FAQ answers × generated "
-                   f"caller questions, recombined), built in {_f(k['build_s'], 1)} s; peer BM25Okapi over the same KB.")
-    out.append(
-        f"Run: {env.get('cpu_count')} CPUs, load average {env.get('load_avg_start')} → {env.get('load_avg_end')}, "
-        f"classifier {env.get('classifier')}, encoder {env.get('encoder')}, peer trained on {env.get('peer_train_n')} "
-        f"utterances, {'smoke sizes, ' if env.get('smoke') else ''}{r.get('seconds')} s. Speed-up = peer time / Hotline "
-        "time (throughput: Hotline / peer); > 1 means Hotline is faster."
-    )
-    return "\n\n".join(out)
-
-
 def main(args: Any, settings: Settings) -> int:
     """``hotline bench speed``: print the markdown table; with ``--json`` also one JSON line, last."""
-    smoke = bool(getattr(args, "smoke", False))
-    cfg = SpeedConfig.smoke() if smoke else SpeedConfig()
     from hotline.training.build import is_built
 
+    smoke = bool(getattr(args, "smoke", False))
+    cfg = SpeedConfig.smoke() if smoke else SpeedConfig()
     with tempfile.TemporaryDirectory(prefix="hotline-speed-") as tmp:
         if not is_built(settings):
             if not smoke:
                 raise ArtifactError(f"no models in {settings.home}; run 'hotline build' first (or use --smoke)")
             logger.info("nothing built in %s: building tiny smoke models in %s", settings.home, tmp)
-            settings = _smoke_home(settings, Path(tmp))
+            settings = smoke_home(settings, Path(tmp))
         result = run_speed_benchmark(settings, config=cfg)
-    sys.stdout.write(render_markdown(result) + "\n")
+    sys.stdout.write(render_speed(result) + "\n")
     if getattr(args, "json", False):
         sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()

