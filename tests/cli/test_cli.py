@@ -41,6 +41,7 @@ def small_data(tmp_path_factory, tiny_corpus):
     return d
 
 
+@pytest.mark.slow  # trains a real classifier in a subprocess
 def test_train_then_eval_classify(small_data, tmp_path):
     out = tmp_path / "clf"
     p = run_cli("train", "classify", "--data", str(small_data / "train.jsonl"), "--out", str(out),

@@ -52,6 +52,7 @@ def tiny_model():
     return finetune(texts, labels, sorted(LABEL_DES), _tiny_cfg())
 
 
+@pytest.mark.slow  # fine-tunes e5-small (torch)
 def test_fine_tune_fits_a_tiny_set(tiny_model) -> None:
     model, history = tiny_model
     texts, labels = _data()
@@ -62,6 +63,7 @@ def test_fine_tune_fits_a_tiny_set(tiny_model) -> None:
     assert len(history) == 12 and history[-1]["train_loss"] < history[0]["train_loss"]
 
 
+@pytest.mark.slow  # fine-tunes e5-small (torch)
 def test_predict_batch_equals_one_by_one(tiny_model) -> None:
     model, _ = tiny_model
     texts, _ = _data()
@@ -80,6 +82,7 @@ def test_mix_weight_is_a_convex_combination() -> None:
     np.testing.assert_allclose(mix(a, b, 0.6, 0.0, np.array([0.5, 0.5])), [[0.62, 0.38]])
 
 
+@pytest.mark.slow  # fine-tunes e5-small (torch)
 def test_benchmark_rows_fine_tuned_and_mixed() -> None:
     texts, labels = _data()
     data = CicData(texts, labels, texts[::2], labels[::2], dict(LABEL_DES))
