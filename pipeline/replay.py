@@ -7,10 +7,13 @@ Input JSONL, one call a line::
 
 Output (stdout, the whole contract: nothing else is written there), calls in ``started_at`` order::
 
-    {"call_id": "c-001", "label": "broadband.cannot_connect",
-     "slots": {"phone": "13812345678", "location": "…", "device": null, "fault_time": "昨天晚上"}, "escalation": false}
+    {"call_id": "c-001", "label": "broadband.cannot_connect", "service": "broadband", "confidence": 0.93,
+     "abstain": false, "slots": {"phone": "13812345678", "location": "…", "fault_time": "昨天晚上", …every field
+     kind…}, "escalation": false}
     {"type": "mass_incident", "code": "broadband.cannot_connect", "region": "杭州市西湖区",
-     "call_ids": [...], "first": "2024-05-01T09:00:00+08:00", "last": "…"}
+     "call_ids": [...], "first": "2024-05-01T09:00:00+08:00", "last": "…", "family": …, "sub_area": …}
+
+``label`` is null for a call that is not a telecom complaint.
 
 Every turn is timed at its call's ``started_at``. The file is validated before anything is printed.
 """
@@ -21,6 +24,7 @@ import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -30,7 +34,7 @@ from hotline.core.jsonl import iter_jsonl
 from hotline.core.settings import Settings
 from hotline.core.validate import check_call_id
 
-__all__ = ["replay_calls", "read_calls"]
+__all__ = ["replay_calls", "read_calls", "run_calls", "field_kinds"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +104,15 @@ def _check_turns(turns: Any, where: str, max_chars: int) -> list[dict[str, str]]
     return clean
 
 
+def field_kinds(data_dir: Path) -> tuple[str, ...]:
+    """Every ticket field kind the shipped handling specs ask for (phone, location, amount, …), sorted."""
+    from hotline.index.kb import load_specs
+
+    path = data_dir / "kb" / "specs.jsonl"
+    kinds = {f.name for spec in (load_specs(path).values() if path.is_file() else []) for f in spec.ticket_fields}
+    return tuple(sorted(kinds | set(_SLOTS)))
+
+
 def replay_calls(path: str | Path, settings: Settings, out: IO[str] | None = None, *,
                  pipeline: Any = None) -> dict[str, int]:
     """Run every call of ``path`` through a fresh :class:`~hotline.pipeline.live.registry.CallManager`; JSON lines to ``out``.
@@ -115,13 +128,33 @@ def replay_calls(path: str | Path, settings: Settings, out: IO[str] | None = Non
     """
     out = out or sys.stdout
     calls = read_calls(path, max_chars=settings.max_text_chars)
+    n_calls = n_incidents = 0
     # stdout is a contract: anything a library prints while loading or running goes to stderr instead
     with contextlib.redirect_stdout(sys.stderr):
-        return _replay(calls, path, settings, out, pipeline)
+        for kind, record in run_calls(calls, settings, pipeline=pipeline, where=str(path)):
+            if kind == "call":
+                n_calls += 1
+                record = {k: record[k] for k in _CALL_LINE}
+            else:
+                n_incidents += 1
+            _write(out, record)
+    logger.info("replayed %d calls, %d mass incidents", n_calls, n_incidents)
+    return {"calls": n_calls, "incidents": n_incidents}
 
 
-def _replay(calls: list[dict[str, Any]], path: str | Path, settings: Settings, out: IO[str],
-            pipeline: Any) -> dict[str, int]:
+# the fields of a replay call line (run_calls' records carry more, for `hotline eval calls`)
+_CALL_LINE = ("call_id", "label", "service", "confidence", "abstain", "slots", "escalation")
+
+
+def run_calls(calls: list[dict[str, Any]], settings: Settings, *, pipeline: Any = None,
+              where: str = "calls") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Run validated calls (:func:`read_calls`) through the live engine, in order; yields results as they come.
+
+    Yields ``("call", record)`` per call — ``call_id``, ``label`` (``None`` when the call is not a telecom
+    complaint), ``service``, ``confidence``, ``abstain``, ``level``, ``slots`` (every field kind; the phone as
+    11 digits), ``escalation``, ``evidence`` and ``shown`` (the label displayed after each turn, for
+    stability measures) — then ``("incident", line)`` per mass incident, in the order they were raised.
+    """
     from hotline.pipeline.live.incidents import IncidentDetector
     from hotline.pipeline.live.notices import NoticeBoard
     from hotline.pipeline.live.registry import CallManager
@@ -132,36 +165,51 @@ def _replay(calls: list[dict[str, Any]], path: str | Path, settings: Settings, o
         pipeline = AssistPipeline(settings, classifier_dir=settings.classifier_dir.resolve(),
                                   index_dir=settings.index_dir.resolve())
         pipeline.warm_up()
+    kinds = field_kinds(settings.data_dir)
     now: list[datetime] = [calls[0]["started_at"]] if calls else []
     incidents = IncidentDetector(threshold=settings.incident_threshold, window_min=settings.incident_window_min)
-    notices = NoticeBoard()
-    manager = CallManager(pipeline, settings=settings, notices=notices, incidents=incidents, clock=lambda: now[0])
+    manager = CallManager(pipeline, settings=settings, notices=NoticeBoard(), incidents=incidents,
+                          clock=lambda: now[0])
     try:
         for call in calls:
             now[0] = call["started_at"]
+            shown: list[str | None] = []
             try:
                 manager.start_call(call["call_id"], region=call["region"], started_at=call["started_at"])
                 for t in call["turns"]:
                     state = manager.add_utterance(call["call_id"], t["speaker"], t["text"], ts=call["started_at"])
-                slots = manager.slot_values(call["call_id"])
+                    shown.append(_label(state.category))
+                slots = manager.slot_values(call["call_id"], kinds)
             except InvalidInputError as e:
-                raise InvalidInputError(f"{path}:{call['_line']}: {e}") from None
+                raise InvalidInputError(f"{where}:{call['_line']}: {e}") from None
             finally:
                 manager.discard(call["call_id"])
-            _write(out, {
+            cat = state.category
+            yield "call", {
                 "call_id": call["call_id"],
-                "label": state.category.label if state.category else None,
-                "slots": {k: slots.get(k) for k in _SLOTS},
+                "label": _label(cat),
+                "service": None if cat is None or cat.level == "none" else cat.service,
+                "confidence": None if cat is None else cat.confidence,
+                "abstain": True if cat is None else cat.abstain,
+                "level": None if cat is None else cat.level,
+                "slots": {k: slots.get(k) for k in kinds},
                 "escalation": bool(state.escalation.escalate),
-            })
-        found = incidents.all()
-        for inc in found:
-            _write(out, {"type": "mass_incident", "code": inc.code, "region": inc.region,
-                         "call_ids": inc.call_ids, "first": inc.first, "last": inc.last})
+                "evidence": [] if cat is None else cat.evidence,
+                "shown": shown,
+            }
+        for inc in incidents.all():
+            yield "incident", {"type": "mass_incident", "code": inc.code, "region": inc.region,
+                               "call_ids": inc.call_ids, "first": inc.first, "last": inc.last,
+                               "family": inc.family, "sub_area": inc.sub_area}
     finally:
         manager.close()
-    logger.info("replayed %d calls, %d mass incidents", len(calls), len(found))
-    return {"calls": len(calls), "incidents": len(found)}
+
+
+def _label(cat: Any) -> str | None:
+    """The call's label as a replay line shows it: ``None`` before any evidence and for off-topic calls."""
+    if cat is None or cat.level == "none":
+        return None
+    return cat.label
 
 
 def _write(out: IO[str], obj: dict[str, Any]) -> None:

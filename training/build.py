@@ -65,8 +65,11 @@ def _step(n: int, total: int, what: str) -> float:
 
 
 def build_default(settings: Settings, *, per_code: int = 400, seed: int = 13, encoder: str | None = None,
-                  builder: str = "complaint.ensemble.v1") -> dict[str, Any]:
-    """Build the shipped telecom demo: corpus → classifier → FAQ index. Returns a summary with metrics."""
+                  builder: str = "complaint.ensemble.v1", call_per_code: int = 60) -> dict[str, Any]:
+    """Build the shipped telecom demo: corpus → classifier → call model → FAQ index. Returns a summary with metrics.
+
+    ``call_per_code``: generated whole calls per code for the call model.
+    """
     from hotline.index.faq_index import FaqIndex
     from hotline.index.kb import KnowledgeBase
     from hotline.models.encoders import load_encoder
@@ -77,7 +80,7 @@ def build_default(settings: Settings, *, per_code: int = 400, seed: int = 13, en
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     out = settings.home / "builds" / stamp
     out.mkdir(parents=True, exist_ok=True)
-    total = 4
+    total = 5
     summary: dict[str, Any] = {"build": str(out), "encoder": encoder}
 
     t = _step(1, total, f"generating the training corpus ({per_code} per code, seed {seed})")
@@ -99,11 +102,25 @@ def build_default(settings: Settings, *, per_code: int = 400, seed: int = 13, en
     )
     summary["classifier"] = {"metrics": metrics, "seconds": round(time.perf_counter() - t, 1)}
 
-    t = _step(3, total, f"fitting the no-answer model and building the FAQ index with encoder {encoder}")
     from hotline.models.classifier import ComplaintClassifier
-    from hotline.training.no_answer import fit_default_no_answer
 
     clf = ComplaintClassifier.load(out / "classifier")
+    from hotline.pipeline.classify import SCOPE_DIR
+    from hotline.training.scope import fit_scope_model
+
+    summary["scope"] = fit_scope_model([r["text"] for r in train], out / "classifier" / SCOPE_DIR,
+                                       data_dir=settings.data_dir, seed=seed, encoder=encoder)
+    logger.info("scope model: %s", summary["scope"])
+    t = _step(3, total, f"fitting the call model on whole generated calls ({call_per_code} per code)")
+    from hotline.pipeline.assist import CALL_MODEL_DIR
+    from hotline.training.call_model import fit_call_model
+
+    summary["call_model"] = fit_call_model(clf, out / "classifier" / CALL_MODEL_DIR, seed=seed,
+                                           per_code=call_per_code)
+
+    t = _step(4, total, f"fitting the no-answer model and building the FAQ index with encoder {encoder}")
+    from hotline.training.no_answer import fit_default_no_answer
+
     # the no-answer model reads the classifier's confidences, so it is fitted for this very classifier
     na_path = out / "classifier" / NO_ANSWER_FILE
     na = fit_default_no_answer(clf, na_path, encoder=encoder, data_dir=settings.data_dir)
@@ -113,7 +130,7 @@ def build_default(settings: Settings, *, per_code: int = 400, seed: int = 13, en
     index.save(out / "index")
     summary["index"] = {"entries": len(kb), "seconds": round(time.perf_counter() - t, 1)}
 
-    _step(4, total, f"switching {settings.home}/classifier and /index to the new build")
+    _step(5, total, f"switching {settings.home}/classifier and /index to the new build")
     (out / "build.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     switch_link(settings.classifier_dir, out / "classifier")
     switch_link(settings.index_dir, out / "index")

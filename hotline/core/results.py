@@ -153,9 +153,14 @@ class CallCategory(_Result):
     service_name: str
     phenomenon: str
     top: list[Category]
+    service_prob: float | None = Field(default=None, description="probability of the label's service")
     evidence: list[int] = Field(description="idx of the turns that drove the label")
     stable: bool
     abstain: bool
+    abstain_reason: str | None = Field(
+        default=None, description="out_of_scope (not a telecom complaint) | leaf_uncertain (shown at service "
+                                  "level) | low_confidence | null")
+    level: str = Field(default="leaf", description="what to show: leaf | service (the service's guidance) | none")
     is_complaint: bool
 
 
@@ -212,16 +217,23 @@ class Notice(_Result):
 
 
 class Incident(_Result):
+    """Many distinct calls about one fault family in one place, close in time (``pipeline.live.incidents``)."""
+
     id: str
     type: str = "mass_incident"
-    code: str
-    region: str
+    code: str = Field(description="the family's most frequent leaf among the incident's calls")
+    region: str = Field(description="the place: 南京市江宁区, 江宁区 (city unknown), 南京市 (city-wide)")
     call_ids: list[str]
     count: int
     first: str
     last: str
     raised_at: str
     status: str | None = None
+    family: str | None = Field(default=None, description="fault family (data/kb/fault_families.json), e.g. mobile_network")
+    sub_area: str | None = Field(default=None, description="the place the callers named most (road, 小区, landmark), or null")
+    draft_notice: dict[str, Any] | None = Field(
+        default=None, description="a POST /v1/notices body for this incident (title, kind, regions, services, "
+                                  "categories, starts_at, ends_at, script): check it, then publish it as is")
 
 
 class CallState(_Result):

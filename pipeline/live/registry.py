@@ -39,7 +39,7 @@ from hotline.core.results import CallBrief, CallState, EndCallResult, Incident, 
 from hotline.core.settings import Settings
 from hotline.core.validate import check_call_id
 from hotline.pipeline.live.events import EventFanout, publish, to_event
-from hotline.pipeline.live.incidents import IncidentDetector
+from hotline.pipeline.live.incidents import IncidentDetector, call_onset
 from hotline.pipeline.live.notices import CHINA_TZ, NoticeBoard, parse_time, region_matches
 from hotline.pipeline.live.ticket import SlotMemory, dispatch_copy, draft_ticket, summarise
 from hotline.pipeline.live.tracker import CategoryTracker
@@ -247,14 +247,16 @@ class CallManager:
             pipe = self._pipe()
             found = self._slot_extractor(pipe).extract(norm, reference_time=call.started_at)
             call.slots.record(found, idx, speaker)
+            answers = [str(found[k]["value"]) for k in ("location",) if found.get(k)]
+            # both speakers' turns feed the call model (the agent's diagnosis may decide the category)
+            informative = call.tracker.update(pipe.classifier, masked, idx, speaker=speaker, slot_values=answers,
+                                              call_model=getattr(pipe, "call_model", None),
+                                              taxonomy=getattr(pipe, "taxonomy", None))
             if speaker == Speaker.CUSTOMER.value:
-                answers = [str(found[k]["value"]) for k in ("location",) if found.get(k)]
-                informative = call.tracker.update(pipe.classifier, masked, idx, slot_values=answers,
-                                                  taxonomy=getattr(pipe, "taxonomy", None))
                 self._update_escalation(call, masked, idx)
                 if informative:
                     self._update_faqs(call, pipe)
-                new_incident = self._update_vote(call, when)
+            new_incident = self._update_vote(call, when)
             logger.debug("call %s turn %d %s: %s", call_id, idx, speaker, masked)  # masked text only
             snapshot = self._snapshot(call)
             subs = call.events.targets()
@@ -295,11 +297,11 @@ class CallManager:
         logger.debug("call %s ended (%s, %d turns)", call_id, call.tracker.label or "no category", call.next_idx)
         return EndCallResult.model_validate({"summary": summary, "ticket": ticket, "state": final})
 
-    def slot_values(self, call_id: str) -> dict[str, str | None]:
-        """Raw best value per slot (phone as digits) for offline tools such as replay; never log it."""
+    def slot_values(self, call_id: str, names: tuple[str, ...] = _REPLAY_SLOTS) -> dict[str, str | None]:
+        """Raw best value per slot ``names`` (phone as digits) for offline tools such as replay; never log it."""
         call = self._get(call_id)
         with call.lock:
-            return call.slots.values(_REPLAY_SLOTS)
+            return call.slots.values(tuple(names))
 
     def discard(self, call_id: str) -> None:
         """Forget a call at once (replay uses this to keep memory flat)."""
@@ -415,30 +417,53 @@ class CallManager:
 
     def _update_vote(self, call: _Call, when: datetime) -> Incident | None:
         cat = call.tracker.category
-        vote = cat["label"] if cat and not cat["abstain"] and cat["is_complaint"] else None
-        if vote == call.vote:
-            return None
+        # a call shown at service level still votes with its likeliest leaf: the fault family groups leaves anyway
+        vote = cat["label"] if cat and cat.get("level") != "none" and cat["is_complaint"] else None
         call.vote = vote
-        return self.incidents.observe(call.call_id, vote, call.region, when)
+        # every turn, not only when the vote changes: where the caller is and since when often come later (the
+        # detector ignores a repeat that changes nothing), and a long-standing problem must leave the count
+        said = call.slots.values(("location", "fault_time"))
+        onset = None if vote is None else call_onset(
+            said["fault_time"], "，".join(t["text"] for t in call.turns if t["speaker"] == Speaker.CUSTOMER.value),
+            started_at=call.started_at)
+        return self.incidents.observe(call.call_id, vote, call.region, when, location=said["location"], onset=onset)
 
     # -- internals: views (caller holds call.lock) --------------------------------------------
-    def _spec(self, call: _Call) -> Any:
-        if call.tracker.label is None:
-            return None
+    def _specs(self) -> dict[str, Any]:
         try:
-            specs = getattr(self._pipe(), "specs", None) or {}
+            return getattr(self._pipe(), "specs", None) or {}
         except NotFittedError:
+            return {}
+
+    def _spec(self, call: _Call) -> Any:
+        """The handling spec of the shown leaf; none while the call is shown at service level or off-topic."""
+        cat = call.tracker.category
+        if cat is None or cat.get("level", "leaf") != "leaf":
             return None
-        return specs.get(call.tracker.label)
+        return self._specs().get(cat["label"])
+
+    def _checklist(self, call: _Call, spec: Any) -> list[str]:
+        """The spec's questions; at service level, one question per likely leaf to tell them apart."""
+        if spec is not None:
+            return list(spec.questions)
+        cat = call.tracker.category
+        if not cat or cat.get("level") != "service":
+            return []
+        specs, out = self._specs(), []
+        for c in cat.get("top", []):
+            leaf = specs.get(c["code"])
+            if leaf is not None and leaf.questions and c["code"].split(".", 1)[0] == cat["service"]:
+                out.append(f"{leaf.title}？{leaf.questions[0]}")
+        return out
 
     def _snapshot(self, call: _Call) -> dict[str, Any]:
         """The call state as a dict (validated into :class:`CallState` by the public methods)."""
         now = self.clock()
         spec = self._spec(call)
-        label = call.tracker.label
+        label = call.tracker.category["label"] if spec is not None else None
         notices = [n.model_dump(mode="json") for n in self.notices.match(call.region, label, now)] if label else []
-        incidents = [i.model_dump(mode="json") for i in self.incidents.active(now)
-                     if label and i.code == label and region_matches(call.region, i.region)]
+        shown = call.tracker.category["label"] if call.tracker.category else None
+        incidents = [i.model_dump(mode="json") for i in self.incidents.covering(call.call_id, shown, call.region, now)]
         replies = [{"source": "notice", "id": n["id"], "title": n["title"], "text": n["script"]} for n in notices]
         replies += [{"source": "faq", "id": h.get("id"), "title": h.get("question"), "text": h.get("answer"),
                      "score": h.get("score")} for h in call.faqs]
@@ -455,7 +480,7 @@ class CallManager:
             "faqs": list(call.faqs),
             "no_answer": call.no_answer,
             "spec": spec.to_dict() if spec is not None else None,
-            "checklist": list(spec.questions) if spec is not None else [],
+            "checklist": self._checklist(call, spec),
             "ticket": draft_ticket(spec, label, call.slots, call.customer_masked),
             "notices": notices,
             "incidents": incidents,
@@ -468,7 +493,9 @@ class CallManager:
     def _broadcast_incident(self, incident: Incident) -> None:
         for call in self._live_calls():
             with call.lock:
-                if call.tracker.label != incident.code or not region_matches(call.region, incident.region):
+                shown = call.tracker.category["label"] if call.tracker.category else None
+                covering = self.incidents.covering(call.call_id, shown, call.region, self.clock())
+                if not any(i.id == incident.id for i in covering):
                     continue
                 state = self._snapshot(call)
                 subs = call.events.targets()

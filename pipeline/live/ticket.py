@@ -1,9 +1,11 @@
 """The ticket of one live call: slots remembered across turns, the draft the agent sees, the dispatch copy, the summary.
 
-The draft lists the handling spec's fields with the best value found so far (customer turns win over agent
-turns, a later turn over an earlier one; phone numbers masked), the required fields still missing and a
-Chinese question for each. The dispatch copy, made when the call ends, holds the unmasked values for the
-dispatch system and is never stored in the call state or logged.
+The draft lists the handling spec's fields with the best value found so far, by the read-back rules of
+:mod:`hotline.pipeline.slots.call` (the caller's statements give values, the agent's read-back confirms them,
+the caller's correction wins, otherwise the latest confident value; an agent-only value counts until the
+caller gives one; phone numbers masked), the required fields still missing and a Chinese question for each.
+The dispatch copy, made when the call ends, holds the unmasked values for the dispatch system and is never
+stored in the call state or logged.
 
 Example:
     >>> slots = SlotMemory()
@@ -17,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from hotline.core.results import Speaker
+from hotline.pipeline.slots import CallSlotTracker
 
 __all__ = ["SlotMemory", "draft_ticket", "dispatch_copy", "summarise"]
 
@@ -37,27 +40,17 @@ _QUESTIONS = {
 _DEFAULT_QUESTION = "请问{label}是什么？"
 
 
-class SlotMemory:
-    """The latest non-empty value of each slot, kept apart for customer and agent turns.
+class SlotMemory(CallSlotTracker):
+    """The slots of one live call, merged turn by turn by the same rules as
+    :meth:`~hotline.pipeline.slots.SlotExtractor.extract_call`, so a live call and its replay agree.
 
-    Slots are the extractor's dicts (``value``, ``masked``, ``resolved`` …). Not thread-safe: the call's
-    owner serialises updates.
+    Slots are the extractor's dicts (``value``, ``masked``, ``resolved`` …); :meth:`best` adds
+    ``evidence_turn`` and ``status``. Not thread-safe: the call's owner serialises updates.
     """
 
-    def __init__(self) -> None:
-        self._customer: dict[str, tuple[dict[str, Any], int]] = {}
-        self._agent: dict[str, tuple[dict[str, Any], int]] = {}
-
     def record(self, found: dict[str, Any], idx: int, speaker: str) -> None:
-        """Remember the slots found in turn ``idx``; empty ones are ignored."""
-        store = self._customer if speaker == Speaker.CUSTOMER.value else self._agent
-        for name, slot in found.items():
-            if slot is not None and slot.get("value") not in (None, ""):
-                store[name] = (slot, idx)
-
-    def best(self, name: str) -> tuple[dict[str, Any], int] | None:
-        """``(slot, turn idx)`` of the value to use: the customer's, else the agent's, else ``None``."""
-        return self._customer.get(name) or self._agent.get(name)
+        """Take in the slots found in turn ``idx`` (``SlotExtractor.extract``'s result); empty ones are ignored."""
+        self.add(found, idx=idx, speaker=speaker)
 
     def values(self, names: tuple[str, ...]) -> dict[str, str | None]:
         """Raw best value per name (phone as digits); never log it."""
@@ -89,6 +82,8 @@ def draft_ticket(spec: Any, category: str | None, slots: SlotMemory,
             slot, turn = found
             value = slot.get("masked") or slot.get("value")
             resolved = slot.get("resolved")
+            if isinstance(resolved, bool):
+                resolved = "true" if resolved else "false"  # id_verified
         elif customer_masked.get(name):
             value = customer_masked[name]
         entry = {"name": name, "label": label, "required": required,
@@ -117,7 +112,8 @@ def dispatch_copy(call_id: str, region: str, ticket: dict[str, Any], slots: Slot
         name = f["name"]
         found = slots.best(name)
         if found is not None:
-            out["fields"][name] = found[0].get("resolved") or found[0].get("value")
+            resolved = found[0].get("resolved")
+            out["fields"][name] = resolved if resolved is not None else found[0].get("value")
         elif name in customer_raw:
             out["fields"][name] = customer_raw[name]
         else:

@@ -1,14 +1,23 @@
-"""The category of one live call, from its customer turns: weighted evidence that decays, shown with hysteresis.
+"""The category of one live call, from its turns: the call model's conclusion, shown with hysteresis.
 
-Each customer turn's class probabilities are weighted by how informative the turn is (:func:`turn_weight`:
-``嗯``/``对的`` weigh nothing; long, confident turns weigh most) and mixed into a running evidence vector
-whose older part decays by ``0.5 ** weight`` per new turn, so later turns weigh more. The displayed label
-has hysteresis: a challenger takes over only when it leads the smoothed probabilities by ``switch_margin``
-or is on top for two informative turns in a row.
+With a trained call model (:class:`~hotline.models.call_model.CallModel`, built beside the classifier by
+``hotline build``) every turn — the customer's and the agent's — is folded into the call's per-role evidence,
+and the call model gives the distribution over categories for the whole conversation so far: resolution
+talk, closings, identity checks and deferred issues do not move it, the agent's diagnosis may. The call
+model's ``none`` class marks a call that is not a telecom complaint. When the leaf is uncertain but its
+service is clear, the conclusion is shown at service level (``level: "service"``).
+
+Without a call model (a classifier trained on the user's own labels), the fallback folds customer turns
+only: each turn's probabilities are weighted by how informative the turn is (:func:`turn_weight`) into a
+running evidence vector whose older part decays by ``0.5 ** weight`` per new turn.
+
+Either way the displayed label has hysteresis: a challenger takes over only when it leads by
+``switch_margin`` or is on top for two informative turns in a row, so the view changes when evidence
+changes, not on every turn; each conclusion names its evidence turns.
 
 Example:
     >>> tracker = CategoryTracker()  # doctest: +SKIP
-    >>> tracker.update(classifier, "我家宽带连不上了，光猫亮红灯", idx=0)  # doctest: +SKIP
+    >>> tracker.update(classifier, "我家宽带连不上了，光猫亮红灯", idx=0, speaker="customer")  # doctest: +SKIP
     True
     >>> tracker.category["label"]  # doctest: +SKIP
     'broadband.cannot_connect'
@@ -64,48 +73,153 @@ def turn_weight(masked_text: str, probs: np.ndarray, *, slot_values: list[str] |
     return gate * min(1.0, max(0.0, margin))
 
 
+# Turn roles (hotline.training.dialogues.TurnRole) whose text states the call's problem: they feed the FAQ
+# query, and one of them (or the agent's diagnosis, or off-topic speech) must be seen before a label is shown.
+_QUERY_ROLES = frozenset({"complaint", "detail"})
+_CONCLUSIVE_ROLES = frozenset({"complaint", "detail", "agent_diagnosis", "offtopic"})
+
+
 class CategoryTracker:
     """Per-call category state. Not thread-safe: the call's owner serialises updates (CallManager's call lock).
 
     Args:
         switch_margin: Lead a challenger category needs to take over the display at once.
         max_turns: Most turn contributions remembered (for the ``evidence`` turn list).
+        leaf_min: With a call model, the shown leaf's probability below which the call is shown at service level.
+        service_min: … and the service's probability needed for that; below both, the leaf is shown, abstaining.
 
     Attributes:
-        label: The displayed label, ``None`` before the first informative customer turn.
+        label: The displayed label (``__none__`` for "not a telecom complaint"), ``None`` before any evidence.
         category: The call-level conclusion shown to the agent (the ``category`` of the call state), or ``None``.
-        probs: Smoothed probabilities of 0.01 or more by class code (boosts FAQ retrieval).
-        recent: The last two informative customer turns (masked), the FAQ query.
+        probs: Call-level probabilities of 0.01 or more by class code (boosts FAQ retrieval).
+        recent: The last two customer turns that state the problem (masked), the FAQ query.
     """
 
-    def __init__(self, *, switch_margin: float = 0.15, max_turns: int = 500) -> None:
+    def __init__(self, *, switch_margin: float = 0.15, max_turns: int = 500, leaf_min: float = 0.5,
+                 service_min: float = 0.6) -> None:
         self.switch_margin = switch_margin
         self.max_turns = max_turns
+        self.leaf_min = leaf_min
+        self.service_min = service_min
         self.label: str | None = None
         self.category: dict[str, Any] | None = None
         self.probs: dict[str, float] = {}
         self.recent: deque[str] = deque(maxlen=2)
         self._classes: tuple[str, ...] | None = None
-        self._evidence: np.ndarray | None = None  # [n_classes], decayed weighted sum of turn probabilities
+        self._evidence: np.ndarray | None = None  # fallback: [n_classes] decayed weighted sum of turn probabilities
         self._weight_total = 0.0
-        # (turn idx, weight, probs [n_classes], weight_total after that turn)
+        # fallback: (turn idx, weight, probs [n_classes], weight_total after that turn)
         self._contribs: deque[tuple[int, float, np.ndarray, float]] = deque(maxlen=max_turns)
         self._pending: str | None = None
         self._held = 0
+        # with a call model: the model the evidence was folded with, its evidence, and the turns (for a refold)
+        self._model: Any = None
+        self._call_ev: Any = None
+        self._turns: list[tuple[str, int, str]] = []
+        self._conclusive = False
 
-    def update(self, classifier: Any, masked: str, idx: int, *, taxonomy: Any = None,
-               slot_values: list[str] | None = None) -> bool:
-        """Fold one customer turn into the evidence; returns whether it was informative (weight > 0).
+    def update(self, classifier: Any, masked: str, idx: int, *, speaker: str = "customer", call_model: Any = None,
+               taxonomy: Any = None, slot_values: list[str] | None = None) -> bool:
+        """Fold one turn into the evidence; returns whether the customer stated something of the problem.
 
         Args:
             classifier: Has ``classes``, ``probabilities(texts) -> [n, n_classes]``, ``model.threshold_for``
                 and (unless ``taxonomy`` is given) ``taxonomy``.
             masked: The turn's normalised, PII-masked text.
             idx: The turn's index in the call.
+            speaker: ``customer`` or ``agent``; without a call model agent turns are not evidence.
+            call_model: A fitted :class:`~hotline.models.call_model.CallModel` over ``classifier``'s classes, or None.
             taxonomy: Names of the codes; default ``classifier.taxonomy``.
             slot_values: Slot values found in the turn (an address), which do not count as content.
         """
         classes = tuple(classifier.classes)
+        if call_model is not None and list(call_model.classes_) == list(classes):
+            return self._update_with_model(classifier, call_model, masked, idx, speaker, taxonomy, slot_values)
+        if speaker != "customer":
+            return False
+        return self._update_fallback(classifier, classes, masked, idx, taxonomy, slot_values)
+
+    # -- with the call model -------------------------------------------------------------------
+    def _update_with_model(self, classifier: Any, model: Any, masked: str, idx: int, speaker: str, taxonomy: Any,
+                           slot_values: list[str] | None) -> bool:
+        from hotline.models.call_model import NONE_LABEL
+
+        if model is not self._model:  # first turn, or the models were reloaded: refold the call so far
+            self._model, self._call_ev = model, model.new_evidence()
+            earlier = list(self._turns)
+            if earlier:
+                probs = np.asarray(classifier.probabilities([t for _, _, t in earlier]), dtype=np.float64)
+                for (sp, i, t), p in zip(earlier, probs):
+                    model.add_turn(self._call_ev, sp, i, t, p)
+            self._classes = tuple(classifier.classes)
+        self._turns.append((speaker, idx, masked))
+        del self._turns[: max(0, len(self._turns) - self.max_turns)]
+        probs = np.asarray(classifier.probabilities([masked]), dtype=np.float64)[0]  # [n_classes]
+        role = model.top_role(model.add_turn(self._call_ev, speaker, idx, masked, probs))
+        stated = (speaker == "customer" and role in _QUERY_ROLES
+                  and turn_weight(masked, probs, slot_values=slot_values) > 0)
+        if stated:
+            self.recent.append(masked)
+        self._conclusive = self._conclusive or role in _CONCLUSIVE_ROLES
+        if not self._conclusive:
+            return False
+        dist = model.predict_proba_evidence(self._call_ev)  # [n_labels] = classes + none
+        labels = list(model.labels_)
+        pos = {c: i for i, c in enumerate(labels)}
+        best = labels[int(np.argmax(dist))]
+        self._switch(best, dist, pos)
+        self.category = self._describe_call(classifier, model, taxonomy or classifier.taxonomy, dist, pos)
+        leaf = dist[: len(model.classes_)]
+        leaf = leaf / max(float(leaf.sum()), 1e-12)
+        self.probs = {c: float(p) for c, p in zip(model.classes_, leaf) if p >= 0.01}
+        if self.label == NONE_LABEL:
+            self.probs = {}
+        return stated
+
+    def _describe_call(self, classifier: Any, model: Any, taxonomy: Any, dist: np.ndarray,
+                       pos: dict[str, int]) -> dict[str, Any]:
+        from hotline.models.call_model import NONE_LABEL
+        from hotline.pipeline.classify import describe_probs
+
+        classes = list(model.classes_)
+        leaf = dist[: len(classes)]
+        shown = str(self.label)
+        out_of_scope = shown == NONE_LABEL
+        label = classes[int(np.argmax(leaf))] if out_of_scope else shown
+        desc = describe_probs(leaf[None, :] / max(float(leaf.sum()), 1e-12), classes, taxonomy, top_k=3,
+                              threshold_for=lambda _: 0.0)[0]
+        conf = float(dist[pos[label]])
+        entry = taxonomy._by_code.get(label) if hasattr(taxonomy, "_by_code") else None
+        service = label.split(".", 1)[0]
+        service_prob = float(sum(p for c, p in zip(classes, leaf) if c.split(".", 1)[0] == service))
+        if out_of_scope:
+            level, reason = "none", "out_of_scope"
+        elif conf >= self.leaf_min:
+            level, reason = "leaf", None
+        elif service_prob >= self.service_min:
+            level, reason = "service", "leaf_uncertain"
+        else:
+            level, reason = "leaf", "low_confidence"
+        return {
+            "label": label,
+            "confidence": round(conf, 4),
+            "service": service,
+            "service_name": entry.service if entry else service,
+            "service_prob": round(service_prob, 4),
+            "phenomenon": entry.phenomenon if entry else label,
+            "top": [c.model_dump() for c in desc.top],
+            "evidence": model.evidence_turns(self._call_ev, shown,
+                                             roles=_CONCLUSIVE_ROLES if not out_of_scope else None),
+            "stable": self._pending is None and (self._held >= 2 or float(dist[pos[shown]]) >= 0.9),
+            "abstain": reason is not None,
+            "abstain_reason": reason,
+            "level": level,
+            "is_complaint": (not out_of_scope) and (entry.is_complaint if entry else not label.startswith("inquiry.")),
+        }
+
+    # -- fallback: customer turns with decaying evidence -----------------------------------------
+    def _update_fallback(self, classifier: Any, classes: tuple[str, ...], masked: str, idx: int, taxonomy: Any,
+                         slot_values: list[str] | None) -> bool:
         probs = np.asarray(classifier.probabilities([masked]), dtype=np.float64)[0]  # [n_classes]
         if self._classes != classes:  # a reloaded model may order or name its classes differently
             self._evidence = _remap(self._evidence, self._classes, classes)
@@ -154,16 +268,21 @@ class CategoryTracker:
         total = float(ev[pos[label]]) or 1.0
         evidence = [i for i, wi, p, wt in self._contribs
                     if wi * p[pos[label]] * 0.5 ** (self._weight_total - wt) / total >= _EVIDENCE_SHARE]
+        service = label.split(".", 1)[0]
+        abstain = conf < threshold_for(label)
         return {
             "label": label,
             "confidence": round(conf, 4),
-            "service": label.split(".", 1)[0],
-            "service_name": entry.service if entry else label.split(".", 1)[0],
+            "service": service,
+            "service_name": entry.service if entry else service,
+            "service_prob": round(float(sum(smoothed[i] for c, i in pos.items() if c.split(".", 1)[0] == service)), 4),
             "phenomenon": entry.phenomenon if entry else label,
             "top": [c.model_dump() for c in desc.top],
             "evidence": evidence,
             "stable": self._pending is None and (self._held >= 2 or conf >= 0.9),
-            "abstain": conf < threshold_for(label),
+            "abstain": abstain,
+            "abstain_reason": "low_confidence" if abstain else None,
+            "level": "leaf",
             "is_complaint": entry.is_complaint if entry else not label.startswith("inquiry."),
         }
 

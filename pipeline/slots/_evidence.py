@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-from hotline.core.mask import PiiEntity
+import re
 
-__all__ = ["evidence", "masked_pos", "snippet"]
+__all__ = ["evidence"]
 
 _EVIDENCE_CONTEXT = 12
 _SENTENCE_END = "。!?！？\n"
+_UP_TO_LAST_END = re.compile(f"(?s:.*)[{_SENTENCE_END}]")
+_END = re.compile(f"[{_SENTENCE_END}]")
 
 
 def evidence(masked: str, start: int, end: int) -> str:
     """The masked text around ``[start, end)`` (offsets on the masked text), not crossing sentence ends."""
     left = max(0, start - _EVIDENCE_CONTEXT)
-    for i in range(start - 1, left - 1, -1):
-        if masked[i] in _SENTENCE_END:
-            left = i + 1
-            break
+    last = _UP_TO_LAST_END.match(masked, left, start)
+    if last is not None:
+        left = last.end()
     right = min(len(masked), end + _EVIDENCE_CONTEXT)
-    for i in range(end, right):
-        if masked[i] in _SENTENCE_END:
-            right = i + 1
-            break
+    first = _END.search(masked, end, right)
+    if first is not None:
+        right = first.end()
     return masked[left:right].strip()
-
-
-def masked_pos(entities: list[PiiEntity], pos: int) -> int:
-    """Offset in the masked text of original offset ``pos`` (outside any entity)."""
-    shift = 0
-    for e in entities:
-        if e.end <= pos:
-            shift += len(e.masked) - (e.end - e.start)
-    return pos + shift
-
-
-def snippet(entities: list[PiiEntity], masked: str, start: int, end: int) -> str:
-    """:func:`evidence` for ``[start, end)`` given as offsets on the original (unmasked) text."""
-    return evidence(masked, masked_pos(entities, start), masked_pos(entities, end))

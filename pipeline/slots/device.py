@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hotline.core.mask import PiiEntity
-from hotline.pipeline.slots._evidence import snippet
+from hotline.pipeline.slots._context import Utterance
 
 __all__ = ["extract_device"]
 
@@ -33,14 +32,9 @@ _HOME_DEVICE_RE = re.compile(
 )
 
 
-def extract_device(norm: str, masked: str, entities: list[PiiEntity]) -> dict[str, Any] | None:
-    """``{"value", "evidence"}`` for the phone or home device named, a model number preferred, or None.
-
-    Args:
-        norm: The normalised text.
-        masked: ``norm`` with ``entities`` masked, for the evidence snippet.
-        entities: PII found in ``norm``.
-    """
+def extract_device(u: Utterance) -> dict[str, Any] | None:
+    """``{"value", "evidence"}`` for the phone or home device named, a model number preferred, or None."""
+    norm = u.norm
     candidates: list[tuple[int, int, int, str]] = []  # (has_model, start, end, value)
     lower = norm.lower()
     if len(lower) != len(norm):  # a few non-ASCII letters change length when lower-cased
@@ -63,4 +57,4 @@ def extract_device(norm: str, masked: str, entities: list[PiiEntity]) -> dict[st
     if not candidates:
         return None
     _, start, end, value = max(candidates, key=lambda c: (c[0], -c[1]))
-    return {"value": value, "evidence": snippet(entities, masked, start, end)}
+    return {"value": value, "evidence": u.snippet(start, end)}

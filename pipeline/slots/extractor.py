@@ -1,17 +1,22 @@
-"""The slot-filling stage: ticket fields from conversation text.
+"""The slot-filling stage: ticket fields from conversation text, for one utterance or a whole call.
 
-Rule-based and fast (regexes compiled at import). Each slot is a dict or None::
+Rule-based and fast (regexes built once from the lexicon ``data/lexicon/slots.json``). Each slot is a dict
+or None; ``value`` is what was said (digits for numbers), ``resolved`` the machine reading where there is
+one::
 
     {"phone": {"value": "13812345678", "masked": "138****5678", "evidence": "…"},
-     "location": {"value": "杭州市西湖区文三路100号", "evidence": "…"},
-     "device": {"value": "华为Mate60", "evidence": "…"},
-     "fault_time": {"value": "昨天晚上八点", "resolved": "2026-11-19T20:00:00+08:00", "evidence": "…"}}
+     "location": {"value": "万达广场B座那个写字楼里面", "evidence": "…"},
+     "fault_time": {"value": "前天傍晚六点多", "resolved": "2026-11-18T18:00:00+08:00", "evidence": "…"},
+     "amount": {"value": "三十八块钱", "resolved": 38, "evidence": "…"},
+     "billing_month": {"value": "上个月", "resolved": "2026-10", "evidence": "…"}, …}
 
-Evidence snippets are cut from the PII-masked text, so raw numbers appear only in ``phone.value``.
+Evidence snippets are cut from the PII-masked text, so raw mobile numbers appear only in the ``value`` of
+number fields (phone, fault_number, broadband_account), each with its ``masked`` form beside it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,16 +24,38 @@ from hotline.core.errors import InvalidInputError
 from hotline.core.mask import mask_pii
 from hotline.core.normalise import normalise_text
 from hotline.core.numerals import parse_int
-from hotline.pipeline.slots.device import extract_device
-from hotline.pipeline.slots.fault_time import extract_fault_time
-from hotline.pipeline.slots.location import extract_location
-from hotline.pipeline.slots.phone import extract_phone
+from hotline.core.results import Speaker
+from hotline.pipeline.slots._context import Utterance
+from hotline.pipeline.slots._dialogue import TurnInfo, analyse_turn
+from hotline.pipeline.slots._fields import FIELD_NAMES, FIELDS
+from hotline.pipeline.slots._numbers import number_slot, numbers
+from hotline.pipeline.slots.call import CallSlotTracker
+from hotline.pipeline.slots.phone import phone_mention
 
-__all__ = ["SlotExtractor"]
+__all__ = ["SlotExtractor", "UtteranceSlots"]
+
+_SPEAKERS = tuple(s.value for s in Speaker)
+_NOT_BARE = ("id_card", "bank_card")
+
+
+class UtteranceSlots(dict[str, "dict[str, Any] | None"]):
+    """``{name: slot | None}`` for one utterance, and ``turn``: its dialogue acts (yes/no, corrections, what a
+    question asks for), which :class:`~hotline.pipeline.slots.call.CallSlotTracker` reads. Compares and
+    serialises as the plain dict."""
+
+    __slots__ = ("turn",)
+
+    def __init__(self, slots: dict[str, dict[str, Any] | None], turn: TurnInfo) -> None:
+        super().__init__(slots)
+        self.turn = turn
 
 
 class SlotExtractor:
-    """Extract ticket fields (phone, location, device, fault time) from conversation text.
+    """Extract the handling specs' ticket fields from conversation text.
+
+    Field kinds: phone, location, device, fault_time, fault_number, amount, billing_month, id_verified,
+    order_time, channel, appointment_time, broadband_account, sms_content, charge_item, sp_name,
+    roaming_place (one module each in :mod:`hotline.pipeline.slots`).
 
     Example:
         >>> from datetime import datetime, timezone, timedelta
@@ -39,15 +66,24 @@ class SlotExtractor:
         ('138****5678', '杭州市西湖区文三路100号', '华为Mate60')
         >>> slots["fault_time"]["value"], slots["fault_time"]["resolved"]
         ('昨天晚上八点开始', '2026-11-19T20:00:00+08:00')
+        >>> call = SlotExtractor().extract_call([("customer", "我的号码是13812345687"),
+        ...                                      ("agent", "您的号码是13812345687对吗"),
+        ...                                      ("customer", "不对,最后两位是78")])
+        >>> call["phone"]["value"], call["phone"]["evidence_turn"], call["phone"]["status"]
+        ('13812345678', 2, 'corrected')
     """
 
     def __init__(self) -> None:
         pass
 
     def warm_up(self) -> None:
-        """Build the shared normaliser and load the numeral parser so the first call is fast. Idempotent."""
+        """Read the lexicon, build the regexes and load the numeral parser so the first call is fast.
+
+        Idempotent.
+        """
         normalise_text("")
         parse_int("二十")  # imports cn2an (~0.15 s) now rather than on the first 二十号
+        self.extract("我的号码是13812345678,宽带账号是hz123456,昨天晚上八点开始没信号,上个月扣了我三十块,对")
 
     def run(self, texts: list[str], *, reference_time: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
         """Slots for a batch.
@@ -66,7 +102,7 @@ class SlotExtractor:
             )
         return {"slots": [self.extract(t, reference_time=reference_time) for t in texts]}
 
-    def extract(self, text: str, reference_time: datetime | None = None) -> dict[str, dict[str, Any] | None]:
+    def extract(self, text: str, reference_time: datetime | None = None) -> UtteranceSlots:
         """Slots for one text.
 
         Args:
@@ -74,18 +110,56 @@ class SlotExtractor:
             reference_time: See :meth:`run`; a timezone-aware value keeps its timezone in ``resolved``.
 
         Returns:
-            ``{"phone": …, "location": …, "device": …, "fault_time": …}``, each a dict or None.
+            ``{name: slot dict | None}`` for every field kind, in a fixed order (an :class:`UtteranceSlots`).
         """
-        if reference_time is not None and not isinstance(reference_time, datetime):
-            raise InvalidInputError(
-                f"reference_time must be a datetime or None, got {type(reference_time).__name__} "
-                f"({reference_time!r}); pass datetime.now(tz) or the call's start time"
-            )
+        _check_reference_time(reference_time)
         norm = normalise_text(text)
         masked = mask_pii(norm)
-        return {
-            "phone": extract_phone(masked.entities, norm, masked.text),
-            "location": extract_location(norm, masked.text, masked.entities),
-            "device": extract_device(norm, masked.text, masked.entities),
-            "fault_time": extract_fault_time(norm, masked.text, masked.entities, reference_time),
-        }
+        u = Utterance(norm, masked.text, masked.entities, reference_time)
+        slots = {name: read(u) for name, read in FIELDS.items()}
+        source = phone_mention(u)
+        # numbers said with no cue: the call-level merge files them under the field the agent just asked for
+        bare = tuple(number_slot(u, n) for n in numbers(u) if n.role == "bare" and n.kind not in _NOT_BARE)
+        return UtteranceSlots(slots, analyse_turn(u, phone_role=source.role if source else None, bare=bare))
+
+    def extract_call(
+        self, turns: Sequence[tuple[str, str]], *, reference_time: datetime | None = None
+    ) -> dict[str, dict[str, Any] | None]:
+        """One value per field for a whole call, from both speakers' turns.
+
+        The caller's statements give values, the agent's read-back confirms them, the caller's correction
+        after a read-back wins, and otherwise the latest confident value wins; see
+        :mod:`hotline.pipeline.slots.call`. Live calls apply the same rules turn by turn.
+
+        Args:
+            turns: ``(speaker, text)`` pairs in order; speaker ``"customer"`` or ``"agent"``.
+            reference_time: The call time; see :meth:`run`.
+
+        Returns:
+            ``{name: slot | None}`` for every field kind; each slot as :meth:`extract` gives it plus
+            ``evidence_turn`` (the index in ``turns`` of the turn the value comes from) and ``status``
+            (``stated``, ``confirmed``, ``corrected`` or ``unconfirmed``: said only by the agent).
+        """
+        if isinstance(turns, str) or not isinstance(turns, Sequence):
+            raise InvalidInputError(
+                f"turns must be a list of (speaker, text) pairs, got {type(turns).__name__}; "
+                "e.g. [('customer', '宽带断了'), ('agent', '请问您的宽带账号是多少')]"
+            )
+        _check_reference_time(reference_time)
+        tracker = CallSlotTracker()
+        for idx, turn in enumerate(turns):
+            if not (isinstance(turn, (tuple, list)) and len(turn) == 2 and isinstance(turn[1], str)):
+                raise InvalidInputError(
+                    f"turns[{idx}] must be a (speaker, text) pair, got {turn!r:.80}; speaker is one of {_SPEAKERS}"
+                )
+            speaker, text = turn
+            tracker.add(self.extract(text, reference_time=reference_time), idx=idx, speaker=speaker)
+        return tracker.result(FIELD_NAMES)
+
+
+def _check_reference_time(reference_time: object) -> None:
+    if reference_time is not None and not isinstance(reference_time, datetime):
+        raise InvalidInputError(
+            f"reference_time must be a datetime or None, got {type(reference_time).__name__} "
+            f"({reference_time!r}); pass datetime.now(tz) or the call's start time"
+        )

@@ -1,17 +1,25 @@
-"""Location slot: the caller's address, from a province down to the room, or a place after a home/work cue."""
+"""Location slot: the caller's address, from a province down to the room, or a place after a home/work cue.
+
+A chain of address parts (省市区, roads, named places such as 万达广场 / 人民医院, house and room numbers),
+then what pins the spot down further as said: ``万达广场B座那个写字楼里面``, ``人民医院门口``,
+``幸福小区3号楼地下室``. Named-place words, city names said without 市 and the words that may follow a place
+are in the lexicon.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
-from hotline.core.mask import PiiEntity
-from hotline.pipeline.slots._evidence import snippet
+from hotline.pipeline.slots._context import Utterance
+from hotline.pipeline.slots._lexicon import alternation, words
 
 __all__ = ["extract_location"]
 
 _NAME_STOP = "我你他她它们在住是的了到去回往从离近于靠说这那呢吗吧啊呀哦嗯就也都还要想给让被把跟与及或很有没不个司"
 _NAME = rf"[^\W\d_a-zA-Z{_NAME_STOP}]"
+_POI_NAME = rf"[^\W\d_a-zA-Z{_NAME_STOP}省市区县镇乡]"
 _LOC_NUM = r"(?:[A-Za-z]?\d+|[A-Za-z]|[一二三四五六七八九十百零两]+)"
 # Inside an admin-area name (not first): 都 is a stop word as an adverb but part of 成都市, 花都区, 丰都县.
 _ADMIN_NAME = rf"{_NAME}(?:{_NAME}|都)"
@@ -46,7 +54,6 @@ _LOC_DISTRICT_AFTER_CITY = rf"(?<=市){_ADMIN_NAME}{{1,2}}?区"
 _DAO_NOT = "".join(f"(?<!{w})" for w in ("知道", "频道", "通道", "渠道", "味道", "难道", "轨道", "报道", "街道", "管道", "车道"))
 _LOC_DAO_ROAD = rf"{_NAME}{{2,5}}?道{_DAO_NOT}(?:{_LOC_NUM}号)?"
 _LOC_NUMBERED = rf"{_LOC_NUM}(?:号院|号楼|号|栋|幢|座|单元|楼|层|室|户|弄|组|期|区)"
-_LOC_FIRST = "|".join(_LOC_COMPONENTS)
 # Only right after a house number: a named place (…号东部软件园, …号环球中心) - alone these words are too common.
 _LOC_AFTER_NUMBER = (
     rf"(?<=号){_NAME}{{2,8}}?(?:软件园|产业园|科技园|工业园|园区|中心|大厦|广场|花园|家园|公寓|小区|苑|商场|商城|城|村|"
@@ -57,15 +64,36 @@ _LOC_ROOM = (
     r"(?<=[元栋幢楼座])(?:\d{3,4}(?![\d号元块个次年月日天点分秒%])|[零一二三四五六七八九幺]{3,4}(?![零一二三四五六七八九十幺两]))"
     r"(?:室|房)?"
 )
-_LOC_SUFFIX_CHARS = "省市区县旗道镇乡路街巷弄同园寓厦场村苑楼城"
 # Every location contains one of these; texts without any skip the (slower) location regex.
-_LOC_HINT_RE = re.compile(rf"[{_LOC_SUFFIX_CHARS}]|北京|天津|上海|重庆|内蒙古|广西|西藏|宁夏|新疆|{_PROVINCES}")
+_LOC_SUFFIX_CHARS = "省市区县旗道镇乡路街巷弄同园寓厦场村苑楼城"
 _LOC_MAX_LEAD = 9  # a chain starts at most this many characters before its first hint
-# Look-ahead: a suffix character within 8 name characters (or a province) - lets `re` skip positions fast.
-_LOC_AHEAD = rf"(?=(?:{_NAME}|都){{0,8}}[{_LOC_SUFFIX_CHARS}]|北京|天津|上海|重庆|内蒙古|广西|西藏|宁夏|新疆|{_PROVINCES})"
-_LOCATION_RE = re.compile(
-    rf"{_LOC_AHEAD}(?:{_LOC_FIRST})(?:\s?(?:{_LOC_DISTRICT_AFTER_CITY}|{_LOC_FIRST}|{_LOC_NUMBERED}|{_LOC_AFTER_NUMBER}|{_LOC_ROOM}|{_LOC_DAO_ROAD}))*"
-)
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], frozenset[str]]:
+    """(hint, address chain, 在+generic place, bare city names), built from the lexicon once."""
+    poi, cities = alternation(words("location", "poi")), alternation(words("location", "cities"))
+    fillers, positions = alternation(words("location", "fillers")), alternation(words("location", "positions"))
+    poi_chars = "".join(sorted({w[-1] for w in words("location", "poi")}))
+    # A named place first (浙江大学 before the province 浙江), its name within one admin level (not 南山区科技园);
+    # a city without 市 last (杭州 西湖区).
+    first = "|".join([rf"{_POI_NAME}{{2,8}}?(?:{poi})", *_LOC_COMPONENTS, rf"(?:{cities})(?!时间)市?"])
+    # Inside a chain: 那个写字楼, 宿舍楼 (no name needed), then where in it: 里面, 门口, 地下室.
+    cont = "|".join([_LOC_DISTRICT_AFTER_CITY, first, _LOC_NUMBERED, _LOC_AFTER_NUMBER, _LOC_ROOM, _LOC_DAO_ROAD,
+                     rf"(?:{fillers})?{_POI_NAME}{{0,6}}?(?:{poi})", rf"(?:{fillers})?(?:{positions})"])
+    hint_chars = re.escape("".join(sorted(set(_LOC_SUFFIX_CHARS + poi_chars))))
+    provinces = rf"北京|天津|上海|重庆|内蒙古|广西|西藏|宁夏|新疆|{_PROVINCES}"
+    hint = re.compile(rf"[{hint_chars}]|{provinces}|{cities}")
+    # Look-ahead: a suffix character within 8 name characters (or a province) - lets `re` skip positions fast.
+    guarded_cities = alternation(words("location", "cities"), guard=True)
+    ahead = rf"(?=(?:{_NAME}|都){{0,8}}[{hint_chars}]|{provinces}|{guarded_cities})"
+    chain = re.compile(rf"{ahead}(?:{first})(?:\s?(?:{cont}))*")
+    generic = re.compile(
+        rf"(?:在|到)(?:{fillers})?(?P<name>(?:{alternation(words('location', 'generic_poi'))})(?:{positions})?)"
+    )
+    return hint, chain, generic, frozenset(words("location", "cities"))
+
+
 # "我家在滨江那边", "公司在杭州": a place name after a home/work cue, cut before the first non-place word.
 _CUE_LOCATION_RE = re.compile(
     rf"(?:家|公司|单位|店|厂|住址|地址|宿舍|住)(?:里|里面)?(?:就|也|是|现在)?(?:在|住在|位于|住|是)(?P<name>{_NAME}{{2,10}})"
@@ -75,24 +103,26 @@ _CUE_NAME_END = re.compile(
 )
 
 
-def extract_location(norm: str, masked: str, entities: list[PiiEntity]) -> dict[str, Any] | None:
-    """``{"value", "evidence"}`` for the longest address chain in ``norm``, else a place after a cue, else None.
+def extract_location(u: Utterance) -> dict[str, Any] | None:
+    """``{"value", "evidence"}`` for the longest address chain in the text, else a place after a cue, else None.
 
-    Args:
-        norm: The normalised text.
-        masked: ``norm`` with ``entities`` masked, for the evidence snippet.
-        entities: PII found in ``norm``.
+    Cues: 家在/公司在/住在 + a place name (``我家在滨江那边`` → 滨江), 在 + a generic place (``在地铁站里面``).
+    A city name alone (杭州) counts only right after 在/住/到.
     """
+    norm = u.norm
+    hint_re, chain_re, generic_re, cities = _patterns()
     best: re.Match[str] | None = None
-    hint = _LOC_HINT_RE.search(norm)
-    for m in _LOCATION_RE.finditer(norm, max(0, hint.start() - _LOC_MAX_LEAD) if hint else len(norm)):
+    hint = hint_re.search(norm)
+    for m in chain_re.finditer(norm, max(0, hint.start() - _LOC_MAX_LEAD) if hint else len(norm)):
+        if m.group().strip() in cities and norm[m.start() - 1 : m.start()] not in ("在", "住", "到"):
+            continue  # 杭州移动: a bare city name is a place only when said as where one is
         if best is None or len(m.group()) > len(best.group()):
             best = m
     if best is not None:
         value = best.group().strip()
         if value.startswith("家") and norm[best.start() - 1 : best.start()] in ("我", "们"):
             value = value[1:]  # 我家阳光小区: 家 belongs to 我家
-        return {"value": value, "evidence": snippet(entities, masked, best.start(), best.end())}
+        return {"value": value, "evidence": u.snippet(best.start(), best.end())}
     for m in _CUE_LOCATION_RE.finditer(norm):
         name = m.group("name")
         cut = _CUE_NAME_END.search(name)
@@ -100,5 +130,8 @@ def extract_location(norm: str, masked: str, entities: list[PiiEntity]) -> dict[
             name = name[: cut.start()]
         if len(name) >= 2:
             start = m.start("name")
-            return {"value": name, "evidence": snippet(entities, masked, start, start + len(name))}
+            return {"value": name, "evidence": u.snippet(start, start + len(name))}
+    g = generic_re.search(norm)
+    if g is not None:
+        return {"value": g.group("name"), "evidence": u.snippet(g.start("name"), g.end("name"))}
     return None

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from hotline.core.errors import ConflictError, NotFoundError
-from hotline.core.results import CallState, EndCallResult, Feedback, FeedbackKind, Notice, Speaker
+from hotline.core.results import CallState, EndCallResult, Feedback, FeedbackKind, Incident, Notice, Speaker
 from hotline.core.settings import Settings
 from hotline.pipeline.live.events import to_event
 from hotline.pipeline.live.feedback import FeedbackStore
@@ -197,6 +197,11 @@ def _incidents_router() -> APIRouter:
                        active: Annotated[bool, Query(description="only open incidents")] = False) -> IncidentList:
         now = calls.clock()
         return IncidentList(incidents=incidents.active(now) if active else incidents.all(now))
+
+    @router.get("/{incident_id}", response_model=Incident)
+    def get_incident(incident_id: str, incidents: IncidentsDep, calls: CallsDep) -> Incident:
+        """One incident; its ``draft_notice`` is a ``POST /v1/notices`` body. 404 if the id is unknown."""
+        return incidents.get(incident_id, calls.clock())
 
     return router
 

@@ -344,8 +344,14 @@
     $("category-body").hidden = !cat;
     if (!cat) return;
     const pct = Math.round((cat.confidence || 0) * 100);
-    $("cat-phenomenon").textContent = cat.phenomenon || phenomenonOf(cat.label);
-    $("cat-service").textContent = cat.service_name || "";
+    // level: leaf (the phenomenon), service (the leaf is uncertain: show the service and ask to tell leaves
+    // apart, see the checklist), none (not a telecom complaint)
+    const level = cat.level || "leaf";
+    $("category-body").dataset.level = level;
+    $("cat-phenomenon").textContent = level === "none" ? "非本公司业务（不是电信投诉）"
+      : level === "service" ? `${cat.service_name || cat.service}（具体现象待确认）`
+        : cat.phenomenon || phenomenonOf(cat.label);
+    $("cat-service").textContent = level === "none" ? "" : cat.service_name || "";
     $("cat-phenomenon").title = cat.label;
     const badge = $("cat-stable");
     badge.textContent = cat.stable ? "已稳定" : "判断中";

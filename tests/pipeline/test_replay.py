@@ -44,18 +44,20 @@ def test_calls_in_started_at_order_then_one_incident(tmp_path, fake_pipeline, ca
     assert capsys.readouterr().out == ""  # everything went to `out`
     per_call, incidents = lines[:5], lines[5:]
     assert [c["call_id"] for c in per_call] == ["c000", "c004", "c002", "c001", "c003"]
-    assert set(per_call[0]) == {"call_id", "label", "slots", "escalation"}
-    assert set(per_call[0]["slots"]) == {"phone", "location", "device", "fault_time"}
+    assert set(per_call[0]) == {"call_id", "label", "service", "confidence", "abstain", "slots", "escalation"}
+    # every field kind the handling specs ask for, filled or null
+    assert {"phone", "location", "device", "fault_time", "amount", "billing_month", "sp_name"} <= set(per_call[0]["slots"])
     c1 = per_call[3]
     assert c1["label"] == "broadband.cannot_connect"
     assert c1["slots"]["phone"] == "13812345678" and "文三路" in c1["slots"]["location"]
     assert c1["slots"]["fault_time"] and c1["slots"]["device"] == "光猫"
-    assert per_call[4]["slots"] == {"phone": None, "location": None, "device": "光猫", "fault_time": "从昨天晚上开始"}
+    assert {k: v for k, v in per_call[4]["slots"].items() if v is not None} == {"device": "光猫", "fault_time": "从昨天晚上开始"}
     assert per_call[2]["escalation"] is True and per_call[0]["escalation"] is False
     assert per_call[1]["label"] == "inquiry.billing_info"
     assert incidents == [{"type": "mass_incident", "code": "broadband.cannot_connect", "region": "杭州市西湖区",
                           "call_ids": ["c000", "c002", "c001"], "first": T0.isoformat(),
-                          "last": (T0 + timedelta(minutes=10)).isoformat()}]
+                          "last": (T0 + timedelta(minutes=10)).isoformat(),
+                          "family": "home_broadband", "sub_area": "文三路"}]
 
 
 def test_no_incident_below_threshold_or_outside_window(tmp_path, fake_pipeline):

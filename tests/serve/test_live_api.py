@@ -129,6 +129,26 @@ def test_incident_pushed_to_open_streams(client):
     assert client.get(f"/v1/calls/{first}").json()["incidents"][0]["id"] == mine[0]["id"]
 
 
+def test_incident_by_id_and_its_draft_notice_publishes_as_is(client):
+    region = "常州市武进区"
+    ids = [_start(client, region=region) for _ in range(3)]
+    for call_id in ids:
+        _say(client, call_id, "宽带断网了，光猫亮红灯，家里完全上不了网")
+    (inc,) = [i for i in client.get("/v1/incidents").json()["incidents"] if i["region"] == region]
+    r = client.get(f"/v1/incidents/{inc['id']}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["family"] == "home_broadband" and body["call_ids"] == ids and "sub_area" in body
+    assert body["draft_notice"] == inc["draft_notice"] and body["draft_notice"]["regions"] == [region]
+    published = client.post("/v1/notices", json=body["draft_notice"])  # one POST, nothing edited
+    assert published.status_code == 201, published.text
+    notice_id = published.json()["id"]
+    assert notice_id in [n["id"] for n in client.get(f"/v1/calls/{ids[0]}").json()["notices"]]
+    assert client.delete(f"/v1/notices/{notice_id}").status_code == 204
+    missing = client.get("/v1/incidents/inc-nope")
+    assert missing.status_code == 404 and "inc-nope" in missing.json()["detail"]
+
+
 def test_feedback_round_trip(client):
     call_id = _start(client)
     _say(client, call_id, "我的电话是13812345678，" + BROADBAND)

@@ -221,6 +221,30 @@ def test_incident_raised_once_and_pushed_to_open_calls(mgr, drain):
     assert all(e["type"] != "incident" for e in drain(queues[0]))  # joining is not a new incident
 
 
+def test_incident_counts_a_fault_family_in_a_place_and_leaves_long_standing_calls_out(mgr):
+    calls = [  # (call, region, customer turns)
+        ("c0", "杭州市西湖区", ["我家宽带突然连不上了，光猫亮红灯", "我住在文三路100号"]),
+        ("c1", "杭州市西湖区", ["宽带网速一直很慢，好几个月了"]),  # long-standing: never counts
+        ("c2", "杭州市滨江区", ["宽带断网了，光猫红灯"]),  # another district
+        ("c3", "杭州市西湖区", ["这个月话费多扣了五十块"]),  # another complaint, same area
+        ("c4", "西湖区", ["家里网速突然特别慢，看视频一直卡顿"]),  # broadband.slow; the city learnt from c0
+        ("c5", "杭州市", ["宽带断网了，光猫亮红灯", "我在西湖区文三路"]),  # city-only, placed by what is said
+    ]
+    for call_id, region, turns in calls:
+        mgr.start_call(call_id, region=region)
+        for text in turns:
+            state = mgr.add_utterance(call_id, "customer", text)
+    (inc,) = mgr.incidents.all()
+    assert inc.call_ids == ["c0", "c4", "c5"] and inc.family == "home_broadband"
+    assert inc.code == "broadband.cannot_connect" and inc.region == "杭州市西湖区" and inc.sub_area == "文三路"
+    assert mgr.get("c0").incidents[0].id == inc.id
+    # what a call should be shown, whatever its leaf or the spelling of its region
+    now = mgr.clock()
+    assert [i.id for i in mgr.incidents.covering("c5", state.category.label, "杭州市", now)] == [inc.id]
+    assert [i.id for i in mgr.incidents.covering("new", "broadband.iptv", "西湖区", now)] == [inc.id]
+    assert inc.draft_notice["regions"] == ["杭州市西湖区", "西湖区"] and inc.draft_notice["services"] == ["broadband"]
+
+
 def test_close_ends_every_stream(mgr, drain):
     mgr.start_call("c1", region="杭州市")
     q = mgr.subscribe("c1")

@@ -1,14 +1,17 @@
-"""Ticket: slots across turns (customer wins), the masked draft and its questions, the raw dispatch copy, the summary."""
+"""Ticket: slots across turns (read-backs, confirmations, corrections), the masked draft and its questions, the raw
+dispatch copy, the summary; a live call and its replay agree."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from types import SimpleNamespace
 
 import pytest
 
 from hotline.core.errors import ConflictError
 from hotline.pipeline.live.ticket import SlotMemory, dispatch_copy, draft_ticket, summarise
+from hotline.pipeline.slots import SlotExtractor
 
 PHONE = {"value": "13812345678", "masked": "138****5678"}
 SPEC = SimpleNamespace(dispatch_route="装维", ticket_fields=[
@@ -24,12 +27,48 @@ def test_slot_memory_prefers_customer_turns_then_the_latest():
     slots = SlotMemory()
     slots.record({"phone": {"value": "13900001111"}, "device": None, "location": {"value": ""}}, idx=0,
                  speaker="agent")
-    assert slots.best("phone") == ({"value": "13900001111"}, 0) and slots.best("device") is None
+    assert slots.best("phone") == ({"value": "13900001111", "evidence_turn": 0, "status": "unconfirmed"}, 0)
+    assert slots.best("device") is None
     assert slots.best("location") is None  # empty values are not remembered
     slots.record({"phone": PHONE}, idx=1, speaker="customer")
-    slots.record({"phone": {"value": "13700002222"}}, idx=2, speaker="agent")
-    assert slots.best("phone") == (PHONE, 1)
+    slots.record({"phone": {"value": "13700002222"}}, idx=2, speaker="agent")  # a read-back nobody agreed to
+    # the caller's number, given over the agent's earlier one
+    assert slots.best("phone") == ({**PHONE, "evidence_turn": 1, "status": "corrected"}, 1)
     assert slots.values(("phone", "device")) == {"phone": "13812345678", "device": None}
+
+
+def test_slot_memory_applies_read_backs_and_corrections():
+    ext, slots = SlotExtractor(), SlotMemory()
+    for idx, (speaker, text) in enumerate([("customer", "我的号码是13812345687"),
+                                           ("agent", "您的号码是13812345687对吗"),
+                                           ("customer", "不对,是5678不是5687")]):
+        slots.record(ext.extract(text), idx, speaker)
+    slot, turn = slots.best("phone")
+    assert (slot["value"], slot["masked"], slot["status"], turn) == ("13812345678", "138****5678", "corrected", 2)
+    assert slots.values(("phone",)) == {"phone": "13812345678"}
+
+
+def test_draft_shows_new_field_kinds_and_dispatch_gets_their_readings():
+    spec = SimpleNamespace(dispatch_route="计费", ticket_fields=[
+        {"name": "phone", "label": "联系电话", "required": True},
+        {"name": "id_verified", "label": "是否已核实身份", "required": True},
+        {"name": "amount", "label": "争议金额", "required": True},
+        {"name": "billing_month", "label": "账期", "required": True},
+        {"name": "charge_item", "label": "扣费项目名称", "required": False},
+    ])
+    ext, slots = SlotExtractor(), SlotMemory()
+    ref = datetime.fromisoformat("2026-11-20T10:00:00+08:00")
+    slots.record(ext.extract("上个月话费多扣了我三十八块钱,账单上有个视频彩铃功能费", reference_time=ref), 0, "customer")
+    slots.record(ext.extract("好的,身份核实不通过", reference_time=ref), 1, "agent")
+    ticket = draft_ticket(spec, "billing.unexpected_charge", slots, {})
+    fields = {f["name"]: f for f in ticket["fields"]}
+    assert (fields["amount"]["value"], fields["amount"]["resolved"]) == ("三十八块钱", "38")
+    assert (fields["billing_month"]["value"], fields["billing_month"]["resolved"]) == ("上个月", "2026-10")
+    assert fields["id_verified"]["resolved"] == "false" and fields["id_verified"]["evidence_turn"] == 1
+    assert ticket["missing"] == ["phone"]
+    copy = dispatch_copy("c9", "杭州市", ticket, slots, {})
+    assert copy["fields"] == {"phone": None, "id_verified": False, "amount": 38, "billing_month": "2026-10",
+                              "charge_item": "视频彩铃功能费"}
 
 
 def test_draft_lists_fields_missing_and_questions():
@@ -122,3 +161,42 @@ def test_customer_data_prefills_the_ticket(mgr):
     phone = next(f for f in s.ticket.fields if f.name == "phone")
     assert phone.value == "138****5678" and s.customer["phone"] == "138****5678"
     assert mgr.end_call("c1").ticket.dispatch_copy["fields"]["phone"] == "13812345678"
+
+
+_CORRECTED_CALL = [
+    ("customer", "我家宽带连不上了,光猫亮红灯"),
+    ("agent", "请问您的联系电话是多少"),
+    ("customer", "幺三八幺二三四五六八七"),
+    ("agent", "您的号码是幺三八幺二三四五六八七对吗"),
+    ("customer", "不对不对最后两位是七八"),
+    ("customer", "我老婆的号是13912345678"),
+]
+
+
+def test_live_call_takes_the_correction_and_agrees_with_replay(mgr):
+    started = "2024-05-01T09:00:00+08:00"
+    mgr.start_call("c1", region="杭州市", started_at=started)
+    for speaker, text in _CORRECTED_CALL:
+        s = mgr.add_utterance("c1", speaker, text)
+    names = ("phone", "fault_number", "device", "fault_time")
+    live = mgr.slot_values("c1", names)
+    assert live["phone"] == "13812345678"  # the correction, not the misheard digits or the wife's number
+    replay = SlotExtractor().extract_call(_CORRECTED_CALL, reference_time=datetime.fromisoformat(started))
+    assert live == {n: replay[n]["value"] if replay[n] else None for n in names}
+    phone = next((f for f in s.ticket.fields if f.name == "phone"), None)
+    if phone is not None:  # the shown category's spec asks for it
+        assert phone.value == "138****5678" and phone.evidence_turn == 4
+    assert "13812345678" not in s.model_dump_json() and "13912345678" not in s.model_dump_json()
+    end = mgr.end_call("c1")
+    if "phone" in end.ticket.dispatch_copy["fields"]:
+        assert end.ticket.dispatch_copy["fields"]["phone"] == "13812345678"
+
+
+def test_a_read_back_the_caller_agrees_to_wins_in_a_live_call(mgr):
+    mgr.start_call("c1", region="杭州市")
+    mgr.add_utterance("c1", "customer", "我家宽带连不上了,光猫亮红灯,号码13900001111")
+    mgr.add_utterance("c1", "agent", "好的,回访号码记为13812345678对吗")
+    s = mgr.add_utterance("c1", "customer", "对的")
+    phone = next(f for f in s.ticket.fields if f.name == "phone")
+    assert phone.value == "138****5678" and phone.evidence_turn == 1
+    assert mgr.slot_values("c1")["phone"] == "13812345678"

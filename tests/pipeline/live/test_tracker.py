@@ -110,3 +110,47 @@ def test_a_reloaded_model_with_other_classes_keeps_the_evidence(scripted):
     # read in the new order without remapping, A's old evidence would count for C and C would lead
     assert tracker.label == A and tracker.probs[A] > tracker.probs[C] > 0
     assert B not in tracker.probs and tracker.category["evidence"] == [0]  # the new turn spoke for C
+
+
+# -- with a call model -------------------------------------------------------------------------------
+def _call_model(fake_pipeline):
+    """A small call model over the fake classifier: complaint and diagnosis turns count, resolution talk does not."""
+    from hotline.models.call_model import CallModel
+
+    clf = fake_pipeline.classifier
+    turns_by_label = {
+        "broadband.cannot_connect": ["宽带连不上了", "光猫亮红灯断网了", "家里宽带断网"],
+        "billing.unexpected_charge": ["话费多扣了", "这个月扣费不对", "话费莫名扣了钱"],
+    }
+    calls = []
+    for label, complaints in turns_by_label.items():
+        for i in range(12):
+            calls.append({"label": label, "turns": [
+                {"speaker": "agent", "text": "您好请讲", "role": "opening"},
+                {"speaker": "customer", "text": complaints[i % 3], "role": "complaint"},
+                {"speaker": "customer", "text": ["话费的事回头再说", "宽带那个先不管"][i % 2], "role": "deferred"},
+                {"speaker": "customer", "text": ["好了现在能上网了", "网速正常了谢谢", "余额查询一下"][i % 3], "role": "resolution"},
+                {"speaker": "agent", "text": "感谢来电再见", "role": "closing"}]})
+    probs = [clf.probabilities([t["text"] for t in c["turns"]]) for c in calls]
+    return CallModel(c_call=20.0).fit(calls, probs, clf.classes)
+
+
+def test_call_model_keeps_the_label_through_resolution_and_deferred_talk(fake_pipeline):
+    model = _call_model(fake_pipeline)
+    tr = CategoryTracker()
+    clf = fake_pipeline.classifier
+    assert tr.update(clf, "您好请讲", 0, speaker="agent", call_model=model) is False
+    assert tr.category is None  # no evidence yet: nothing is shown after the greeting
+    tr.update(clf, "家里宽带断网", 1, speaker="customer", call_model=model)
+    assert tr.label == "broadband.cannot_connect" and tr.category["level"] in ("leaf", "service")
+    for i, text in enumerate(["话费的事回头再说", "好了现在能上网了", "余额查询一下"], start=2):
+        tr.update(clf, text, i, speaker="customer", call_model=model)
+        assert tr.label == "broadband.cannot_connect", text
+    assert 3 not in tr.category["evidence"]  # resolution talk is never evidence
+    assert tr.recent[-1] == "家里宽带断网"  # resolution talk is not the FAQ query
+
+
+def test_without_a_matching_call_model_agent_turns_are_ignored(fake_pipeline):
+    tr = CategoryTracker()
+    assert tr.update(fake_pipeline.classifier, "宽带连不上了", 0, speaker="agent") is False
+    assert tr.category is None

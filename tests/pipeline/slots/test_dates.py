@@ -34,5 +34,40 @@ def test_resolve_time_none(ref: datetime, text: str) -> None:
     assert resolve_time(text, 0, len(text), ref) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("周六上午", (2, "2026-11-21")),  # a bare weekday: the next one
+        ("周五", (1, "2026-11-20")),  # today counts
+        ("九点", (1, "2026-11-21T09:00:00+08:00")),  # earlier today: tomorrow
+        ("下午三点", (2, "2026-11-20T15:00:00+08:00")),
+        ("明天上午十点", (3, "2026-11-21T10:00:00+08:00")),
+        ("下周一", (1, "2026-11-23")),
+        ("11月3号", (1, "2027-11-03")),  # a date gone by: next year
+        ("下个月5号", (1, "2026-12-05")),
+        ("国庆节", (1, "2027-10-01")),
+        ("春节", (1, "2027-02-06")),
+    ],
+)
+def test_resolve_time_ahead(ref: datetime, text: str, expected: tuple[int, str | None]) -> None:
+    assert resolve_time(text, 0, len(text), ref, future=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("三四天前", (1, "2026-11-16")),  # a range counts from its far end
+        ("两三个小时前", (1, "2026-11-20T07:00:00+08:00")),
+        ("去年十二月五号", (1, "2025-12-05")),
+        ("上个月10号", (1, "2026-10-10")),
+        ("国庆节", (1, "2026-10-01")),
+        ("中秋节", (1, "2026-09-25")),
+        ("刚才", (1, "2026-11-20T10:00:00+08:00")),
+    ],
+)
+def test_resolve_time_more_forms(ref: datetime, text: str, expected: tuple[int, str | None]) -> None:
+    assert resolve_time(text, 0, len(text), ref) == expected
+
+
 def test_relative_without_reference_is_unresolved() -> None:
     assert resolve_time("三天前", 0, 3, None) == (1, None)

@@ -1,0 +1,227 @@
+"""Tests for pipeline.slots.call (through SlotExtractor.extract_call): both speakers' turns, read-backs,
+confirmations, corrections, other people's and scammers' numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from hotline.core.errors import InvalidInputError
+from hotline.pipeline.slots import CallSlotTracker, SlotExtractor, SlotStatus
+
+C, A = "customer", "agent"
+
+
+def _call(ext: SlotExtractor, ref: datetime, *turns: tuple[str, str]) -> dict:
+    return ext.extract_call(list(turns), reference_time=ref)
+
+
+# -- read-backs and replies ------------------------------------------------------------------------
+def test_a_matching_read_back_confirms_the_callers_value(ext, ref):
+    out = _call(ext, ref, (C, "我的号码是13812345678"), (A, "您的号码是一三八一二三四五六七八对吗"), (C, "对"))
+    phone = out["phone"]
+    assert (phone["value"], phone["masked"], phone["status"], phone["evidence_turn"]) == (
+        "13812345678", "138****5678", "confirmed", 0)
+
+
+def test_a_yes_adopts_a_differing_read_back(ext, ref):
+    # the caller's digits were misheard (…687); the agent reads back …678 and the caller agrees
+    out = _call(ext, ref, (C, "我的号码是幺三八幺二三四五六八七"), (A, "好的您的号码是13812345678对吗"), (C, "对的"))
+    assert (out["phone"]["value"], out["phone"]["status"], out["phone"]["evidence_turn"]) == (
+        "13812345678", "confirmed", 1)
+
+
+def test_without_a_reply_the_callers_value_stays(ext, ref):
+    out = _call(ext, ref, (C, "我家宽带连不上了,号码13900001111"), (A, "好的,回访号码记为13812345678对吗"))
+    assert (out["phone"]["value"], out["phone"]["status"], out["phone"]["evidence_turn"]) == (
+        "13900001111", "stated", 0)
+
+
+def test_a_no_keeps_the_callers_value(ext, ref):
+    out = _call(ext, ref, (C, "我的号码是13812345678"), (A, "您的号码是13812345687对吗"), (C, "不对"))
+    assert out["phone"]["value"] == "13812345678"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "是5678不是5687",
+        "不是5687,是5678",
+        "最后两位是78",
+        "尾号是5678",
+        "不对,是13812345678",  # the whole number again
+        "后四位是五六七八",
+    ],
+)
+def test_a_correction_after_the_read_back_wins(ext, ref, reply):
+    out = _call(ext, ref, (C, "我的号码是13812345687"), (A, "您的号码是13812345687对吗"), (C, reply))
+    phone = out["phone"]
+    assert (phone["value"], phone["masked"], phone["status"], phone["evidence_turn"]) == (
+        "13812345678", "138****5678", "corrected", 2)
+    assert "13812345678" not in phone["evidence"]
+
+
+@pytest.mark.parametrize("reply", ["不对,最后一位是8", "不对不对最后一位是八"])  # ASR: no punctuation, spoken
+def test_the_last_digit_corrected(ext, ref, reply):
+    out = _call(ext, ref, (C, "我的号码是13812345679"), (A, "您的号码是13812345679对吗"), (C, reply))
+    assert (out["phone"]["value"], out["phone"]["status"], out["phone"]["evidence_turn"]) == (
+        "13812345678", "corrected", 2)
+
+
+def test_a_correction_that_changes_nothing_is_a_yes(ext, ref):
+    out = _call(ext, ref, (C, "我的号码是13812345678"), (A, "您的号码是13812345678对吗"), (C, "尾号是5678"))
+    assert (out["phone"]["status"], out["phone"]["evidence_turn"]) == ("confirmed", 0)
+
+
+def test_a_digit_correction_applies_to_the_read_back_not_the_callers_words(ext, ref):
+    out = _call(ext, ref, (C, "我的号码是13812345678"), (A, "您的号码是13812345679对吗"), (C, "不对,第十一位是8"))
+    assert out["phone"]["value"] == "13812345678"
+
+
+def test_a_correction_without_a_read_back_fixes_the_last_number_said(ext, ref):
+    out = _call(ext, ref, (C, "我的电话13812345687"), (C, "哦说错了,最后两位是78"))
+    assert (out["phone"]["value"], out["phone"]["status"]) == ("13812345678", "corrected")
+
+
+def test_a_correction_that_does_not_fit_is_ignored(ext, ref):
+    out = _call(ext, ref, (C, "我的号码是13812345678"), (C, "是1234不是9999"))
+    assert (out["phone"]["value"], out["phone"]["status"]) == ("13812345678", "stated")
+
+
+def test_by_the_way_is_no_yes(ext, ref):
+    out = _call(ext, ref, (C, "我的号码是13812345678"), (A, "您的号码是13812345687对吗"), (C, "对了,我还想问一下套餐"))
+    assert out["phone"]["value"] == "13812345678"
+
+
+# -- whose number ----------------------------------------------------------------------------------
+def test_someone_elses_number_is_not_the_phone(ext, ref):
+    out = _call(ext, ref, (C, "我老婆的号是13912345678"), (C, "我的是幺三八幺二三四五六七八"))
+    assert out["phone"]["value"] == "13812345678" and out["phone"]["evidence_turn"] == 1
+    assert _call(ext, ref, (C, "这是我妈的手机13712345678"))["phone"] is None
+
+
+def test_a_scammers_number_is_the_fault_number(ext, ref):
+    out = _call(ext, ref, (C, "那个骗子的号码是幺五零零零零一二三四五他冒充客服"), (C, "我的号码是13812345678"))
+    assert out["fault_number"]["value"] == "15000012345" and out["fault_number"]["evidence_turn"] == 0
+    assert out["phone"]["value"] == "13812345678"
+
+
+@pytest.mark.parametrize("text", ["工单号13912345678", "订单号是13912345678你们查一下", "宽带账号是13912345678"])
+def test_ticket_order_and_account_numbers_are_not_the_phone(ext, ref, text):
+    assert _call(ext, ref, (C, text))["phone"] is None
+
+
+def test_the_negated_number_is_not_taken(ext, ref):
+    assert _call(ext, ref, (C, "是13812345678不是13812345687"))["phone"]["value"] == "13812345678"
+    assert _call(ext, ref, (C, "不是13812345687是13812345678"))["phone"]["value"] == "13812345678"
+
+
+def test_a_bare_number_answers_the_agents_question(ext, ref):
+    out = _call(ext, ref, (A, "请问对方号码是多少"), (C, "13912345678"), (A, "请问您的联系电话"), (C, "13812345678"))
+    assert out["fault_number"]["value"] == "13912345678" and out["fault_number"]["evidence_turn"] == 1
+    assert out["phone"]["value"] == "13812345678" and out["phone"]["evidence_turn"] == 3
+
+
+def test_spoken_digits_answer_a_broadband_account_question(ext, ref):
+    out = _call(ext, ref, (C, "我家宽带连不上了"), (A, "请问您的宽带账号是多少"), (C, "零五七一八八八八六六六六"))
+    assert out["broadband_account"]["value"] == "057188886666" and out["phone"] is None
+
+
+def test_the_latest_confident_value_wins(ext, ref):
+    out = _call(ext, ref, (C, "我的号码是13812345678"), (C, "算了你还是打我另一个号13987654321吧"))
+    assert (out["phone"]["value"], out["phone"]["evidence_turn"]) == ("13987654321", 1)
+
+
+def test_an_agent_only_value_counts_until_the_caller_gives_one(ext, ref):
+    out = _call(ext, ref, (A, "您是在杭州市西湖区文三路对吧"))
+    assert (out["location"]["value"], out["location"]["status"]) == ("杭州市西湖区文三路", "unconfirmed")
+    out = _call(ext, ref, (A, "您是在杭州市西湖区文三路对吧"), (C, "不是,我在滨江区江南大道"))
+    assert (out["location"]["value"], out["location"]["status"]) == ("滨江区江南大道", "corrected")
+
+
+# -- other fields ----------------------------------------------------------------------------------
+def test_a_shorter_read_back_confirms_and_keeps_the_detail(ext, ref):
+    out = _call(ext, ref, (C, "我在万达广场B座那个写字楼里面信号很差"), (A, "您是说万达广场B座对吧"), (C, "对对对"))
+    assert (out["location"]["value"], out["location"]["status"], out["location"]["evidence_turn"]) == (
+        "万达广场B座那个写字楼里面", "confirmed", 0)
+
+
+def test_a_longer_read_back_the_caller_agrees_to_adds_the_detail(ext, ref):
+    out = _call(ext, ref, (C, "我在万达广场"), (A, "您是说万达广场B座对吧"), (C, "对"))
+    assert (out["location"]["value"], out["location"]["status"], out["location"]["evidence_turn"]) == (
+        "万达广场B座", "confirmed", 1)
+
+
+def test_saying_a_confirmed_value_again_keeps_it_confirmed(ext, ref):
+    out = _call(ext, ref, (C, "我的号码是13812345678"), (A, "13812345678对吗"), (C, "对"), (C, "我的号码是13812345678"))
+    assert (out["phone"]["status"], out["phone"]["evidence_turn"]) == ("confirmed", 0)
+
+
+def test_a_word_correction(ext, ref):
+    out = _call(ext, ref, (C, "我在万达广场B座"), (A, "您是说万达广场B座对吧"), (C, "不是B座是C座"))
+    assert (out["location"]["value"], out["location"]["status"]) == ("万达广场C座", "corrected")
+
+
+def test_a_corrected_time_is_resolved_again(ext, ref):
+    out = _call(ext, ref, (C, "前天傍晚六点多就没信号了"), (A, "前天傍晚开始的对吗"), (C, "不是前天是大前天"))
+    ft = out["fault_time"]
+    assert (ft["value"], ft["resolved"], ft["status"]) == ("大前天傍晚六点多", "2026-11-17T18:00:00+08:00", "corrected")
+
+
+def test_an_appointment_the_agent_proposes_and_the_caller_accepts(ext, ref):
+    out = _call(ext, ref, (A, "师傅明天上午过来可以吗"), (C, "可以"))
+    ap = out["appointment_time"]
+    assert (ap["value"], ap["resolved"], ap["status"], ap["evidence_turn"]) == (
+        "明天上午", "2026-11-21", "confirmed", 0)
+    out = _call(ext, ref, (A, "师傅明天上午过来可以吗"), (C, "明天不行后天下午吧"))
+    assert (out["appointment_time"]["value"], out["appointment_time"]["evidence_turn"]) == ("后天下午", 1)
+
+
+def test_the_agents_identity_verdict_is_the_value(ext, ref):
+    out = _call(ext, ref, (C, "身份证后四位是1234"), (A, "好的,身份核实通过"))
+    assert (out["id_verified"]["resolved"], out["id_verified"]["evidence_turn"]) == (True, 1)
+    out = _call(ext, ref, (C, "身份证后四位是1234"), (A, "抱歉,核实不通过"))
+    assert out["id_verified"]["resolved"] is False
+
+
+def test_a_whole_asr_call(ext, ref):
+    out = _call(
+        ext, ref,
+        (A, "您好请问有什么可以帮您"),
+        (C, "喂你好我在万达广场B座那个写字楼里面从前天傍晚六点多开始手机就没信号了"),
+        (A, "好的请问您的联系电话是多少"),
+        (C, "幺三八幺二三四五六八七"),
+        (A, "您的号码是幺三八幺二三四五六八七对吗"),
+        (C, "不对不对最后两位是七八"),
+        (A, "好的师傅明天上午九点到十一点上门可以吗"),
+        (C, "可以的"),
+    )  # fmt: skip
+    assert out["phone"]["value"] == "13812345678" and out["phone"]["evidence_turn"] == 5
+    assert out["location"]["value"] == "万达广场B座那个写字楼里面"
+    assert (out["fault_time"]["value"], out["fault_time"]["resolved"]) == (
+        "从前天傍晚六点多开始", "2026-11-18T18:00:00+08:00")
+    assert out["appointment_time"]["resolved"] == "2026-11-21T09:00:00+08:00"
+    assert out["appointment_time"]["status"] == "confirmed"
+    assert out["fault_number"] is None
+
+
+# -- the tracker on its own ------------------------------------------------------------------------
+def test_tracker_takes_plain_dicts():
+    t = CallSlotTracker()
+    t.add({"phone": {"value": "13900001111"}, "device": None, "location": {"value": ""}}, idx=0, speaker=A)
+    assert t.best("phone") == ({"value": "13900001111", "evidence_turn": 0, "status": "unconfirmed"}, 0)
+    assert t.best("device") is None and t.best("location") is None  # empty values are not kept
+    t.add({"phone": {"value": "13812345678"}}, idx=1, speaker=C)
+    t.add({"phone": {"value": "13700002222"}}, idx=2, speaker=A)
+    assert t.best("phone")[0]["value"] == "13812345678" and t.best("phone")[1] == 1
+    assert t.result(("phone", "device")) == {"phone": t.best("phone")[0], "device": None}
+
+
+def test_tracker_rejects_an_unknown_speaker():
+    with pytest.raises(InvalidInputError, match="speaker must be one of"):
+        CallSlotTracker().add({}, idx=0, speaker="robot")
+
+
+def test_status_values():
+    assert [str(s) for s in SlotStatus] == ["stated", "confirmed", "corrected", "unconfirmed"]
