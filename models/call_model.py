@@ -68,6 +68,7 @@ class CallEvidence:
 
     sums: np.ndarray
     mass: np.ndarray
+    oos: np.ndarray | None = None  # [n_roles] Σ role probability × P(turn is not telecom speech), with a scope model
     turns: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
@@ -93,13 +94,16 @@ class CallModel:
         return {"c_role": self.c_role, "c_call": self.c_call, "max_features": self.max_features, "seed": self.seed}
 
     # -- fitting -----------------------------------------------------------------------------
-    def fit(self, calls: Sequence[dict[str, Any]], turn_probs: Sequence[np.ndarray], classes: Sequence[str]) -> CallModel:
+    def fit(self, calls: Sequence[dict[str, Any]], turn_probs: Sequence[np.ndarray], classes: Sequence[str],
+            turn_scope: Sequence[np.ndarray] | None = None) -> CallModel:
         """Fit on generated calls.
 
         Args:
             calls: ``{"turns": [{"speaker", "text", "role"}], "label": code | None}`` (texts already masked).
             turn_probs: per call, the utterance classifier's ``[n_turns, n_classes]`` probabilities of its turns.
             classes: the utterance classifier's classes (column order of ``turn_probs``).
+            turn_scope: per call, ``[n_turns]`` P(the turn is telecom speech) from a scope model, or None; with
+                it, the pooled out-of-scope share per role is a feature too (the ``none`` class learns from it).
         """
         from sklearn.linear_model import LogisticRegression
 
@@ -122,14 +126,16 @@ class CallModel:
         self.roles_ = sorted(set(roles))
         self._fit_roles(texts, speakers, idxs, roles)
         role_probs = self.role_proba(texts, speakers, idxs)  # [n_turns_total, n_roles]
+        self.uses_scope_ = turn_scope is not None
         feats, off = [], 0
-        for call, probs in zip(calls, turn_probs):
+        for k, (call, probs) in enumerate(zip(calls, turn_probs)):
             n = len(call["turns"])
             probs = np.asarray(probs, dtype=np.float64)
             if probs.shape != (n, len(self.classes_)):
                 raise InvalidInputError(f"turn_probs of call {call.get('call_id')!r} has shape {probs.shape}, "
                                         f"expected {(n, len(self.classes_))}")
-            feats.append(self._features(role_probs[off : off + n], probs))
+            scope = None if turn_scope is None else np.asarray(turn_scope[k], dtype=np.float64)
+            feats.append(self._features(role_probs[off : off + n], probs, scope))
             off += n
         self.labels_ = [*self.classes_, NONE_LABEL]
         index = {c: i for i, c in enumerate(self.labels_)}
@@ -187,31 +193,30 @@ class CallModel:
         p[:, self.role_lr_.classes_] = self.role_lr_.predict_proba(x)
         return p
 
-    def _features(self, role_probs: np.ndarray, class_probs: np.ndarray) -> np.ndarray:
+    def _features(self, role_probs: np.ndarray, class_probs: np.ndarray, scope: np.ndarray | None) -> np.ndarray:
         sums = role_probs.T @ class_probs  # [n_roles, n_classes]
         mass = role_probs.sum(axis=0)  # [n_roles]
-        return self._features_from(sums, mass)
+        oos = None if scope is None else role_probs.T @ (1.0 - scope)  # [n_roles]
+        return self._features_from(sums, mass, oos)
 
-    @staticmethod
-    def _features_from(sums: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    def _features_from(self, sums: np.ndarray, mass: np.ndarray, oos: np.ndarray | None = None) -> np.ndarray:
         pooled = sums / (mass[:, None] + 1.0)  # the +1 shrinks a role seen in little mass towards nothing
-        return np.concatenate([pooled.ravel(), np.log1p(mass)])
+        parts = [pooled.ravel(), np.log1p(mass)]
+        if getattr(self, "uses_scope_", False):
+            parts.append((np.zeros_like(mass) if oos is None else oos) / (mass + 1.0))
+        return np.concatenate(parts)
 
-    def predict_proba(self, calls: Sequence[dict[str, Any]], turn_probs: Sequence[np.ndarray]) -> np.ndarray:
+    def predict_proba(self, calls: Sequence[dict[str, Any]], turn_probs: Sequence[np.ndarray],
+                      turn_scope: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """``[n_calls, n_labels]`` probabilities over ``labels_`` (the classes plus :data:`NONE_LABEL`)."""
         self._check_fitted()
         out = []
-        for call, probs in zip(calls, turn_probs):
-            ev = self.new_evidence()
-            turns = call["turns"]
-            if turns:
-                rp = self.role_proba([t["text"] for t in turns], [t["speaker"] for t in turns], list(range(len(turns))))
-                for i, p in enumerate(np.asarray(probs, dtype=np.float64)):
-                    self._accumulate(ev, i, rp[i], p)
-            out.append(self.predict_proba_evidence(ev))
+        for k, (call, probs) in enumerate(zip(calls, turn_probs)):
+            out.append(self.predict_proba_evidence(self._fold(call, probs, None if turn_scope is None else turn_scope[k])))
         return np.vstack(out) if out else np.zeros((0, len(self.labels_)))
 
-    def calibrate(self, calls: Sequence[dict[str, Any]], turn_probs: Sequence[np.ndarray]) -> CallModel:
+    def calibrate(self, calls: Sequence[dict[str, Any]], turn_probs: Sequence[np.ndarray],
+                  turn_scope: Sequence[np.ndarray] | None = None) -> CallModel:
         """Fit the temperature of the call probabilities on held-out calls (minimum log loss)."""
         from scipy.optimize import minimize_scalar
 
@@ -221,13 +226,9 @@ class CallModel:
         keep = y >= 0
         self.temperature_ = 1.0
         logits = []
-        for call, probs in zip(calls, turn_probs):
-            ev = self.new_evidence()
-            turns = call["turns"]
-            rp = self.role_proba([t["text"] for t in turns], [t["speaker"] for t in turns], list(range(len(turns))))
-            for i, p in enumerate(np.asarray(probs, dtype=np.float64)):
-                self._accumulate(ev, i, rp[i], p)
-            logits.append(self.coef_ @ self._features_from(ev.sums, ev.mass) + self.intercept_)
+        for k, (call, probs) in enumerate(zip(calls, turn_probs)):
+            ev = self._fold(call, probs, None if turn_scope is None else turn_scope[k])
+            logits.append(self.coef_ @ self._features_from(ev.sums, ev.mass, ev.oos) + self.intercept_)
         z, y = np.vstack(logits)[keep], y[keep]
 
         def nll(t: float) -> float:
@@ -241,24 +242,41 @@ class CallModel:
 
     def new_evidence(self) -> CallEvidence:
         self._check_fitted()
-        return CallEvidence(sums=np.zeros((len(self.roles_), len(self.classes_))), mass=np.zeros(len(self.roles_)))
+        return CallEvidence(sums=np.zeros((len(self.roles_), len(self.classes_))), mass=np.zeros(len(self.roles_)),
+                            oos=np.zeros(len(self.roles_)) if getattr(self, "uses_scope_", False) else None)
 
-    def add_turn(self, ev: CallEvidence, speaker: str, idx: int, text: str, class_probs: np.ndarray) -> np.ndarray:
-        """Fold one turn into ``ev``; returns its role probabilities ``[n_roles]``."""
+    def _fold(self, call: dict[str, Any], probs: np.ndarray, scope: np.ndarray | None) -> CallEvidence:
+        ev = self.new_evidence()
+        turns = call["turns"]
+        if turns:
+            rp = self.role_proba([t["text"] for t in turns], [t["speaker"] for t in turns], list(range(len(turns))))
+            for i, p in enumerate(np.asarray(probs, dtype=np.float64)):
+                self._accumulate(ev, i, rp[i], p, None if scope is None else float(scope[i]))
+        return ev
+
+    def add_turn(self, ev: CallEvidence, speaker: str, idx: int, text: str, class_probs: np.ndarray,
+                 scope_prob: float | None = None) -> np.ndarray:
+        """Fold one turn into ``ev``; returns its role probabilities ``[n_roles]``.
+
+        ``scope_prob``: P(the turn is telecom speech), when the model was fitted with a scope model.
+        """
         rp = self.role_proba([text], [speaker], [idx])[0]
-        self._accumulate(ev, idx, rp, np.asarray(class_probs, dtype=np.float64))
+        self._accumulate(ev, idx, rp, np.asarray(class_probs, dtype=np.float64), scope_prob)
         return rp
 
     @staticmethod
-    def _accumulate(ev: CallEvidence, idx: int, role_probs: np.ndarray, class_probs: np.ndarray) -> None:
+    def _accumulate(ev: CallEvidence, idx: int, role_probs: np.ndarray, class_probs: np.ndarray,
+                    scope_prob: float | None = None) -> None:
         ev.sums += np.outer(role_probs, class_probs)
         ev.mass += role_probs
+        if ev.oos is not None and scope_prob is not None:
+            ev.oos += role_probs * (1.0 - scope_prob)
         ev.turns.append((idx, role_probs, class_probs))
 
     def predict_proba_evidence(self, ev: CallEvidence) -> np.ndarray:
         """``[n_labels]`` call-level probabilities from the turns folded into ``ev`` so far."""
         self._check_fitted()
-        z = (self.coef_ @ self._features_from(ev.sums, ev.mass) + self.intercept_) / getattr(self, "temperature_", 1.0)
+        z = (self.coef_ @ self._features_from(ev.sums, ev.mass, ev.oos) + self.intercept_) / getattr(self, "temperature_", 1.0)
         z -= z.max()
         e = np.exp(z)
         return e / e.sum()

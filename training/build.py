@@ -112,11 +112,13 @@ def build_default(settings: Settings, *, per_code: int = 400, seed: int = 13, en
                                        data_dir=settings.data_dir, seed=seed, encoder=encoder)
     logger.info("scope model: %s", summary["scope"])
     t = _step(3, total, f"fitting the call model on whole generated calls ({call_per_code} per code)")
+    from hotline.models.scope import ScopeModel
     from hotline.pipeline.assist import CALL_MODEL_DIR
     from hotline.training.call_model import fit_call_model
 
     summary["call_model"] = fit_call_model(clf, out / "classifier" / CALL_MODEL_DIR, seed=seed,
-                                           per_code=call_per_code)
+                                           per_code=call_per_code,
+                                           scope=ScopeModel.load(out / "classifier" / SCOPE_DIR))
 
     t = _step(4, total, f"fitting the no-answer model and building the FAQ index with encoder {encoder}")
     from hotline.training.no_answer import fit_default_no_answer

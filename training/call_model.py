@@ -41,9 +41,25 @@ def _turn_probs(clf: Any, calls: list[dict[str, Any]], *, batch: int = 512) -> l
     return out
 
 
+def _turn_scope(scope: Any, calls: list[dict[str, Any]], *, batch: int = 512) -> list[np.ndarray] | None:
+    if scope is None:
+        return None
+    texts = [t["text"] for c in calls for t in c["turns"]]
+    s = np.concatenate([scope.proba(texts[i : i + batch]) for i in range(0, len(texts), batch)])
+    out, off = [], 0
+    for c in calls:
+        out.append(s[off : off + len(c["turns"])])
+        off += len(c["turns"])
+    return out
+
+
 def fit_call_model(clf: Any, out: str | Path, *, seed: int = 13, per_code: int = 60, holdout: float = 0.1,
-                   **params: Any) -> dict[str, Any]:
-    """Generate calls, fit a :class:`CallModel` for ``clf`` and save it to ``out``; returns its metrics."""
+                   scope: Any = None, **params: Any) -> dict[str, Any]:
+    """Generate calls, fit a :class:`CallModel` for ``clf`` and save it to ``out``; returns its metrics.
+
+    ``scope``: the :class:`~hotline.models.scope.ScopeModel` fitted beside ``clf`` (its per-turn P(telecom
+    speech) becomes a feature), or None.
+    """
     from hotline.models.call_model import NONE_LABEL, CallModel
     from hotline.training.dialogues import DialogueGenerator
 
@@ -57,15 +73,18 @@ def fit_call_model(clf: Any, out: str | Path, *, seed: int = 13, per_code: int =
     n_held = int(len(calls) * holdout)
     held_i, train_i = order[:n_held], order[n_held:]
     probs = _turn_probs(clf, calls)
+    scopes = _turn_scope(scope, calls)
     logger.info("call model: %d generated calls (%d turns), turn probabilities in %.0fs", len(calls),
                 sum(len(c["turns"]) for c in calls), time.perf_counter() - t0)
     train = [calls[i] for i in train_i]
-    model = CallModel(seed=seed, **params).fit(train, [probs[i] for i in train_i], list(clf.classes_))
+    model = CallModel(seed=seed, **params).fit(train, [probs[i] for i in train_i], list(clf.classes_),
+                                               None if scopes is None else [scopes[i] for i in train_i])
     metrics: dict[str, Any] = {}
     if held_i:
         held, held_p = [calls[i] for i in held_i], [probs[i] for i in held_i]
-        model.calibrate(held, held_p)  # the temperature, on calls the model has not seen
-        p = model.predict_proba(held, held_p)
+        held_s = None if scopes is None else [scopes[i] for i in held_i]
+        model.calibrate(held, held_p, held_s)  # the temperature, on calls the model has not seen
+        p = model.predict_proba(held, held_p, held_s)
         pred = [model.labels_[j] for j in p.argmax(1)]
         gold = [NONE_LABEL if c["label"] is None else c["label"] for c in held]
         metrics["heldout_generated_calls"] = {"n": len(held), "accuracy": float(np.mean([a == b for a, b in zip(pred, gold)])),

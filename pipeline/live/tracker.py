@@ -148,14 +148,17 @@ class CategoryTracker:
             self._model, self._call_ev = model, model.new_evidence()
             earlier = list(self._turns)
             if earlier:
-                probs = np.asarray(classifier.probabilities([t for _, _, t in earlier]), dtype=np.float64)
-                for (sp, i, t), p in zip(earlier, probs):
-                    model.add_turn(self._call_ev, sp, i, t, p)
+                texts = [t for _, _, t in earlier]
+                probs = np.asarray(classifier.probabilities(texts), dtype=np.float64)
+                scopes = _scope_probs(classifier, model, texts)
+                for (sp, i, t), p, sc in zip(earlier, probs, scopes):
+                    model.add_turn(self._call_ev, sp, i, t, p, sc)
             self._classes = tuple(classifier.classes)
         self._turns.append((speaker, idx, masked))
         del self._turns[: max(0, len(self._turns) - self.max_turns)]
         probs = np.asarray(classifier.probabilities([masked]), dtype=np.float64)[0]  # [n_classes]
-        role = model.top_role(model.add_turn(self._call_ev, speaker, idx, masked, probs))
+        scope = _scope_probs(classifier, model, [masked])[0]
+        role = model.top_role(model.add_turn(self._call_ev, speaker, idx, masked, probs, scope))
         stated = (speaker == "customer" and role in _QUERY_ROLES
                   and turn_weight(masked, probs, slot_values=slot_values) > 0)
         if stated:
@@ -285,6 +288,14 @@ class CategoryTracker:
             "level": "leaf",
             "is_complaint": entry.is_complaint if entry else not label.startswith("inquiry."),
         }
+
+
+def _scope_probs(classifier: Any, model: Any, texts: list[str]) -> list[float | None]:
+    """P(telecom speech) per text from the classifier stage's scope model, when the call model uses one."""
+    scope = getattr(classifier, "scope", None)
+    if scope is None or not getattr(model, "uses_scope_", False):
+        return [None] * len(texts)
+    return [float(p) for p in scope.proba(texts)]
 
 
 def _remap(vec: np.ndarray | None, old: tuple[str, ...] | None, new: tuple[str, ...]) -> np.ndarray | None:

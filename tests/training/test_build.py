@@ -62,7 +62,7 @@ def test_is_built_needs_both_artefacts(tmp_path):
 @pytest.mark.slow
 def test_build_default_twice_keeps_the_first_build_and_switches(tmp_path):
     s = Settings(home=tmp_path)
-    first = build_default(s, per_code=10, seed=3)
+    first = build_default(s, per_code=10, seed=3, call_per_code=4)
     assert is_built(s)
     b1 = (s.home / "classifier").resolve().parent
     assert str(b1) == first["build"]
@@ -72,7 +72,7 @@ def test_build_default_twice_keeps_the_first_build_and_switches(tmp_path):
     assert summary["classifier"]["metrics"]["handwritten"]["accuracy"] > 0.5  # 10 per code is little, not nothing
     assert (b1 / "classifier" / "no_answer_model.json").is_file() and (b1 / "index" / "meta.json").is_file()
 
-    second = build_default(s, per_code=10, seed=4)
+    second = build_default(s, per_code=10, seed=4, call_per_code=4)
     b2 = (s.home / "index").resolve().parent
     assert str(b2) == second["build"] and b2 != b1
     assert (s.home / "classifier").resolve().parent == b2
