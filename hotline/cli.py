@@ -261,7 +261,8 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _ensure_built(settings)
-    return load_main(["--home", str(settings.home), *args.rest])
+    rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
+    return load_main(["--home", str(settings.home), *rest])
 
 
 def cmd_bench_public(args: argparse.Namespace) -> int:
@@ -385,7 +386,12 @@ def _quiet_libraries(record: logging.LogRecord) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if getattr(args, "func", None) is not cmd_bench_load:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.rest = [*unknown, *args.rest]  # `hotline bench load --calls 400 …`: the load benchmark's own options
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("jieba", "faiss", "httpx", "bm25s"):

@@ -174,12 +174,17 @@ class CallModel:
         from scipy import sparse
 
         tf = self.vectorizer_.fit_transform(texts) if fit else self.vectorizer_.transform(texts)
+        return sparse.hstack([tf, self._position_onehot(speakers, idxs)], format="csr")
+
+    @staticmethod
+    def _position_onehot(speakers: list[str], idxs: list[int]):
+        """One-hot speaker × position bucket, so "agent at turn 0" (the opening) is its own feature."""
+        from scipy import sparse
+
         n_pos = len(_BUCKETS)
-        # one-hot speaker × position bucket, so "agent at turn 0" (the opening) is its own feature
         cols = [(_SPEAKERS.index(s) if s in _SPEAKERS else 1) * n_pos + position_bucket(i) for s, i in zip(speakers, idxs)]
-        onehot = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), (np.arange(len(cols)), cols)),
-                                   shape=(len(cols), len(_SPEAKERS) * n_pos))
-        return sparse.hstack([tf, onehot], format="csr")
+        return sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), (np.arange(len(cols)), cols)),
+                                 shape=(len(cols), len(_SPEAKERS) * n_pos))
 
     # -- inference ---------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -188,8 +193,20 @@ class CallModel:
 
     def role_proba(self, texts: list[str], speakers: list[str], idxs: list[int]) -> np.ndarray:
         """``[n, n_roles]`` role probabilities of turns (columns follow ``roles_``)."""
-        x = self._role_matrix(texts, speakers, idxs)
         p = np.zeros((len(texts), len(self.roles_)))
+        if len(texts) <= 8:  # the live path: one turn at a time, without scikit-learn's per-call overhead
+            if getattr(self, "_fast", None) is None:
+                from hotline.models.fast_tfidf import FastTfidf
+
+                self._fast = FastTfidf([self.vectorizer_], self.role_lr_.coef_, self.role_lr_.intercept_)
+            z = self._fast.scores(list(texts), extra=self._position_onehot(speakers, idxs).toarray())
+            if z.shape[1] == 1:
+                z = np.hstack([-z, z]) / 2
+            z -= z.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            p[:, self.role_lr_.classes_] = e / e.sum(axis=1, keepdims=True)
+            return p
+        x = self._role_matrix(texts, speakers, idxs)
         p[:, self.role_lr_.classes_] = self.role_lr_.predict_proba(x)
         return p
 

@@ -132,7 +132,16 @@ class ScopeModel:
         """``[n]`` P(in scope)."""
         self._check_fitted()
         texts = list(texts)
-        return self.lr_.predict_proba(self._matrix(self.vectorizer_, texts, self._embed(texts)))[:, 1]
+        emb = self._embed(texts)
+        if len(texts) <= 8:  # the live path, without scikit-learn's per-call overhead
+            if getattr(self, "_fast", None) is None:
+                from hotline.models.fast_tfidf import FastTfidf
+
+                self._fast = FastTfidf([self.vectorizer_], self.lr_.coef_, self.lr_.intercept_)
+            z = self._fast.scores(texts, extra=None if emb is None else self.embed_weight * emb)[:, 0]
+            p1 = 1.0 / (1.0 + np.exp(-z))
+            return p1 if list(self.lr_.classes_) == [0, 1] else 1.0 - p1
+        return self.lr_.predict_proba(self._matrix(self.vectorizer_, texts, emb))[:, 1]
 
     def in_scope(self, texts: list[str]) -> np.ndarray:
         """``[n]`` bool: at or above the threshold."""
