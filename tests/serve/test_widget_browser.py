@@ -6,7 +6,6 @@ install them with ``apt-get install -y chromium`` and ``pip install playwright``
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,9 +19,6 @@ from hotline.pipeline.live.notices import CHINA_TZ
 from hotline.serve.app import create_app
 from hotline.serve.routers import widget
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 WAIT_MS = 20_000
 
@@ -77,22 +73,6 @@ def server(tiny_home):
 def http(server):
     with httpx.Client(base_url=server, timeout=30) as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright package is missing: pip install playwright (no browser download needed)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _notice(region: str) -> dict:
