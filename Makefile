@@ -29,11 +29,11 @@ test-fast: setup
 ## ruff, the layers contract (import-linter) and docs/ARCHITECTURE.md being up to date
 lint: setup
 	$(BIN)/ruff check .
-	VENV=$(VENV) bash scripts/check-layers.sh
+	$(BIN)/lint-imports
 	$(BIN)/python scripts/architecture.py --check
 
 layers: setup
-	VENV=$(VENV) bash scripts/check-layers.sh
+	$(BIN)/lint-imports
 
 ## regenerate docs/ARCHITECTURE.md's layer tables from the code
 architecture: setup
