@@ -92,8 +92,7 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_classify(args: argparse.Namespace) -> int:
-    from hotline.core.errors import InvalidInputError
-    from hotline.core.jsonl import read_jsonl
+    from hotline.core.jsonl import read_labelled
     from hotline.core.mask import masked_text
     from hotline.models.evaluation import evaluate_classifier
     from hotline.pipeline.classify import ComplaintClassifierStage
@@ -104,30 +103,21 @@ def cmd_eval_classify(args: argparse.Namespace) -> int:
         settings = _settings(args)
         _ensure_built(settings)
         model_dir = settings.classifier_dir
-    rows = read_jsonl(args.data)
-    for n, r in enumerate(rows, 1):
-        if not isinstance(r.get("text"), str) or not r["text"].strip():
-            raise InvalidInputError(f"{args.data}: record {n} has no non-empty string 'text'")
-        if "label" not in r:
-            raise InvalidInputError(f"{args.data}: record {n} has no 'label'; give a label, or null when no "
-                                    "taxonomy code applies (off-topic speech)")
-    labelled = [r for r in rows if r["label"] is not None]
-    unlabelled = [r for r in rows if r["label"] is None]
+    texts, labels = read_labelled(args.data, allow_null=True)  # null: no taxonomy code applies (off-topic)
+    labelled = [(t, y) for t, y in zip(texts, labels) if y is not None]
+    unlabelled = [t for t, y in zip(texts, labels) if y is None]
     stage = ComplaintClassifierStage(model_dir=model_dir)
     stage.warm_up()
-    summary: dict = {"n": len(rows), "n_labelled": len(labelled), "n_out_of_scope": len(unlabelled)}
+    summary: dict = {"n": len(texts), "n_labelled": len(labelled), "n_out_of_scope": len(unlabelled)}
     m: dict = {}
     if labelled:
-        texts, labels = [r["text"] for r in labelled], [str(r["label"]) for r in labelled]
-        m = evaluate_classifier(stage.model, texts, labels)
+        m = evaluate_classifier(stage.model, [t for t, _ in labelled], [y for _, y in labelled])
         summary.update({k: m[k] for k in ("accuracy", "macro_f1", "top3_accuracy", "service_accuracy", "ece") if k in m})
         summary["confused_pairs"] = m["confused_pairs"][:5]
-    abstain = {}
-    for name, part in (("abstain_rate", labelled), ("out_of_scope_rejected", unlabelled)):
+    for name, part in (("abstain_rate", [t for t, _ in labelled]), ("out_of_scope_rejected", unlabelled)):
         preds = [p for i in range(0, len(part), 256)
-                 for p in stage.run([masked_text(r["text"]) for r in part[i : i + 256]])["predictions"]]
-        abstain[name] = float(sum(p.abstain for p in preds) / len(preds)) if preds else None
-    summary.update(abstain)
+                 for p in stage.run([masked_text(t) for t in part[i : i + 256]])["predictions"]]
+        summary[name] = float(sum(p.abstain for p in preds) / len(preds)) if preds else None
     if args.out:
         Path(args.out).write_text(json.dumps({**m, **summary}, ensure_ascii=False, indent=2), encoding="utf-8")
     _print_json(summary)

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from hotline.core.artifacts import fingerprint, read_meta, write_meta
+from hotline.core.artifacts import fingerprint, load_joblib, read_meta, write_meta
 from hotline.core.errors import ArtifactError, InvalidInputError, NotFittedError
 
 __all__ = ["CallModel", "CallEvidence", "NONE_LABEL", "position_bucket", "BUILDER"]
@@ -346,17 +346,12 @@ class CallModel:
     @classmethod
     def load(cls, directory: str | Path) -> CallModel:
         """Load a folder written by :meth:`save`; refuses other kinds and incompatible versions."""
-        import joblib
 
         directory = Path(directory)
         meta = read_meta(directory, kind=KIND)
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         model = cls(**config)
-        try:
-            state = joblib.load(directory / "model.joblib")
-        except (ModuleNotFoundError, AttributeError) as e:
-            raise ArtifactError(f"{directory / 'model.joblib'} was written by an incompatible Hotline ({e}); "
-                                "rebuild it with `hotline build`") from None
+        state = load_joblib(directory / "model.joblib")
         model.__dict__.update(state)
         model.meta_ = meta
         if list(meta.get("labels", [])) != list(model.labels_):

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from hotline.core.artifacts import fingerprint, read_meta, write_meta
+from hotline.core.artifacts import fingerprint, load_joblib, read_meta, write_meta
 from hotline.core.errors import ArtifactError, InvalidInputError, NotFittedError
 
 __all__ = ["ComplaintClassifier", "Builder"]
@@ -467,20 +467,13 @@ class ComplaintClassifier:
     @classmethod
     def load(cls, directory: str | Path) -> ComplaintClassifier:
         """Load a folder written by :meth:`save`; refuses other kinds and incompatible versions."""
-        import joblib
 
         directory = Path(directory)
         meta = read_meta(directory, kind=KIND)
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         clf = cls(**config)
-        try:
-            state = joblib.load(directory / "model.joblib")
-        except (ModuleNotFoundError, AttributeError) as e:
-            # a pickle that names modules of an older layout (e.g. ``pipeline.segment`` before ``hotline.core``)
-            raise ArtifactError(
-                f"{directory / 'model.joblib'} was written by an incompatible Hotline ({e}); "
-                "rebuild it with `hotline build` (or `hotline train classify` for your own data)"
-            ) from None
+        state = load_joblib(directory / "model.joblib",
+                            fix="rebuild it with `hotline build` (or `hotline train classify` for your own data)")
         clf.__dict__.update(state)
         clf.meta_ = meta
         if clf.uses_tfidf:

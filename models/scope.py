@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from hotline.core.artifacts import fingerprint, read_meta, write_meta
-from hotline.core.errors import ArtifactError, InvalidInputError, NotFittedError
+from hotline.core.artifacts import fingerprint, load_joblib, read_meta, write_meta
+from hotline.core.errors import InvalidInputError, NotFittedError
 
 __all__ = ["ScopeModel", "BUILDER"]
 
@@ -163,16 +163,11 @@ class ScopeModel:
 
     @classmethod
     def load(cls, directory: str | Path) -> ScopeModel:
-        import joblib
 
         directory = Path(directory)
         meta = read_meta(directory, kind=KIND)
         model = cls(**json.loads((directory / "config.json").read_text(encoding="utf-8")))
-        try:
-            model.__dict__.update(joblib.load(directory / "model.joblib"))
-        except (ModuleNotFoundError, AttributeError) as e:
-            raise ArtifactError(f"{directory / 'model.joblib'} was written by an incompatible Hotline ({e}); "
-                                "rebuild it with `hotline build`") from None
+        model.__dict__.update(load_joblib(directory / "model.joblib"))
         model.oof_metrics_ = meta.get("metrics", {})
         model.meta_ = meta
         return model

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from hotline.core.errors import ArtifactError, InvalidInputError
-from hotline.core.jsonl import read_jsonl, write_jsonl
+from hotline.core.jsonl import read_jsonl
 from hotline.core.resources import data_path
 from hotline.core.taxonomy import NON_COMPLAINT_PREFIX
 from hotline.training.generate import (
@@ -54,7 +54,7 @@ from hotline.training.generate import (
     _spoken_digits,
 )
 
-__all__ = ["CallStyle", "DialogueGenerator", "TurnRole", "role_records", "write_calls_jsonl"]
+__all__ = ["CallStyle", "DialogueGenerator", "TurnRole", "role_records"]
 
 logger = logging.getLogger(__name__)
 
@@ -951,11 +951,6 @@ def role_records(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 {"text": turn["text"], "speaker": turn["speaker"], "role": turn["role"], "position": i / last}
             )
     return out
-
-
-def write_calls_jsonl(calls: list[dict[str, Any]], path: str | Path) -> Path:
-    """Write one call per line (UTF-8, Chinese unescaped); creates parent folders."""
-    return write_jsonl(calls, path)
 
 
 def _join(parts: list[str], rng: random.Random) -> str:

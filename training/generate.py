@@ -34,7 +34,7 @@ from hotline.core.errors import ArtifactError, InvalidInputError
 from hotline.core.resources import data_path
 from hotline.core.taxonomy import NON_COMPLAINT_PREFIX, default_taxonomy
 
-__all__ = ["CorpusGenerator", "Style", "generate", "write_jsonl", "PUNCTUATION"]
+__all__ = ["CorpusGenerator", "Style", "generate", "PUNCTUATION"]
 
 logger = logging.getLogger(__name__)
 
@@ -451,13 +451,3 @@ def generate(
     gen = CorpusGenerator(seed=seed, per_code=per_code, phrases_dir=phrases_dir, common_path=common_path)
     gen.warm_up()
     return gen.run(codes)["records"]
-
-
-def write_jsonl(records: list[dict[str, Any]], path: str | Path) -> Path:
-    """Write one JSON record per line (UTF-8, Chinese unescaped); creates parent folders."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        for rec in records:
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    return path

@@ -14,7 +14,7 @@ from typing import Any
 
 from hotline.core.errors import ArtifactError
 
-__all__ = ["write_meta", "read_meta", "library_versions", "fingerprint", "check_versions"]
+__all__ = ["write_meta", "read_meta", "load_joblib", "library_versions", "fingerprint", "check_versions"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,3 +90,16 @@ def check_versions(meta: dict[str, Any], *, where: str) -> None:
             raise ArtifactError(f"{where} was built with {lib} {a}, this environment has {b}; rebuild it")
         if a.split(".")[:2] != b.split(".")[:2]:
             warnings.warn(f"{where} was built with {lib} {a}, running {b}", stacklevel=3)
+
+
+def load_joblib(path: str | Path, *, fix: str = "rebuild it with `hotline build`") -> Any:
+    """Unpickle a ``model.joblib``; a pickle naming modules this Hotline no longer has is refused with ``fix``.
+
+    Such pickles come from older layouts (``pipeline.segment`` before ``hotline.core``) or other versions.
+    """
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except (ModuleNotFoundError, AttributeError) as e:
+        raise ArtifactError(f"{path} was written by an incompatible Hotline ({e}); {fix}") from None

@@ -49,15 +49,25 @@ def write_jsonl(rows: list[dict[str, Any]], path: str | Path) -> Path:
     return path
 
 
-def read_labelled(path: str | Path, *, text_key: str = "text", label_key: str = "label") -> tuple[list[str], list[str]]:
-    """Texts and labels from ``{"text","label"}`` JSONL; every line must have both as non-empty strings."""
+def read_labelled(path: str | Path, *, text_key: str = "text", label_key: str = "label",
+                  allow_null: bool = False) -> tuple[list[str], list[str | None]]:
+    """Texts and labels from ``{"text","label"}`` JSONL; every line must have both as non-empty strings.
+
+    ``allow_null``: a record may say ``"label": null`` (no label applies, e.g. off-topic speech); its label is
+    ``None``. The key must still be there.
+    """
     texts, labels = [], []
     for n, row in enumerate(read_jsonl(path), 1):
         t, y = row.get(text_key), row.get(label_key)
         if not isinstance(t, str) or not t.strip():
             raise InvalidInputError(f"{path}: record {n} has no non-empty string {text_key!r}")
+        if allow_null and label_key in row and y is None:
+            texts.append(t)
+            labels.append(None)
+            continue
         if y is None or (isinstance(y, str) and not y.strip()):
-            raise InvalidInputError(f"{path}: record {n} has no {label_key!r}")
+            hint = ", or null when none applies" if allow_null else ""
+            raise InvalidInputError(f"{path}: record {n} has no {label_key!r}{hint}")
         texts.append(t)
         labels.append(str(y))
     if not texts:

@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from hotline.core.errors import ArtifactError, InvalidInputError
+from hotline.core.jsonl import write_jsonl
 from hotline.core.resources import data_path
 from hotline.core.taxonomy import default_taxonomy
-from hotline.training.dialogues import CallStyle, DialogueGenerator, TurnRole, role_records, write_calls_jsonl
+from hotline.training.dialogues import CallStyle, DialogueGenerator, TurnRole, role_records
 from hotline.training.generate import PUNCTUATION
 
 ROLES = {r.value for r in TurnRole}
@@ -356,7 +357,7 @@ def test_role_records_and_jsonl(tmp_path):
         positions = [r["position"] for r in records[i : i + n]]
         assert positions[0] == 0.0 and positions[-1] == 1.0 and positions == sorted(positions)
         i += n
-    path = write_calls_jsonl(calls, tmp_path / "out" / "calls.jsonl")
+    path = write_jsonl(calls, tmp_path / "out" / "calls.jsonl")
     assert [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] == calls
 
 

@@ -9,9 +9,10 @@ from collections import Counter
 import pytest
 
 from hotline.core.errors import ArtifactError, InvalidInputError
+from hotline.core.jsonl import write_jsonl
 from hotline.core.resources import data_path
 from hotline.core.taxonomy import default_taxonomy
-from hotline.training.generate import PUNCTUATION, CorpusGenerator, Style, generate, write_jsonl
+from hotline.training.generate import PUNCTUATION, CorpusGenerator, Style, generate
 
 PHRASES = data_path("generator", "phrases")
 
