@@ -76,6 +76,8 @@ class _Call:
     turns: deque = field(default_factory=deque)
     updated_at: str = ""
     vote: str | None = None
+    customer_turns: int = 0
+    onset: tuple[tuple[int, str | None], Any] | None = None  # ((customer turns, fault time said), its onset)
     faqs: list[dict[str, Any]] = field(default_factory=list)
     no_answer: bool = True
     slots: SlotMemory = field(default_factory=SlotMemory)
@@ -243,6 +245,8 @@ class CallManager:
             idx = call.next_idx
             call.next_idx += 1
             call.turns.append({"idx": idx, "speaker": speaker, "text": masked, "ts": when.isoformat()})
+            if speaker == Speaker.CUSTOMER.value:
+                call.customer_turns += 1
             call.last_activity = now
             pipe = self._pipe()
             found = self._slot_extractor(pipe).extract(norm, reference_time=call.started_at)
@@ -423,10 +427,18 @@ class CallManager:
         # every turn, not only when the vote changes: where the caller is and since when often come later (the
         # detector ignores a repeat that changes nothing), and a long-standing problem must leave the count
         said = call.slots.values(("location", "fault_time"))
-        onset = None if vote is None else call_onset(
-            said["fault_time"], "，".join(t["text"] for t in call.turns if t["speaker"] == Speaker.CUSTOMER.value),
-            started_at=call.started_at)
+        onset = None if vote is None else self._onset(call, said["fault_time"])
         return self.incidents.observe(call.call_id, vote, call.region, when, location=said["location"], onset=onset)
+
+    @staticmethod
+    def _onset(call: _Call, fault_time: str | None) -> Any:
+        """:func:`call_onset` of the call, recomputed only when the customer said more or the fault time changed
+        (an agent turn changes neither, and it re-reads every customer turn)."""
+        key = (call.customer_turns, fault_time)
+        if call.onset is None or call.onset[0] != key:
+            text = "，".join(t["text"] for t in call.turns if t["speaker"] == Speaker.CUSTOMER.value)
+            call.onset = (key, call_onset(fault_time, text, started_at=call.started_at))
+        return call.onset[1]
 
     # -- internals: views (caller holds call.lock) --------------------------------------------
     def _specs(self) -> dict[str, Any]:
