@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml scripts/setup.sh | cksum | cut -d' ' -f1)
 
-.PHONY: setup serve build test test-fast lint layers architecture check-wheel browser bench bench-public clean
+.PHONY: setup serve build test test-fast fuzz lint layers architecture check-wheel browser postgres bench bench-public clean
 
 setup: $(STAMP)
 
@@ -14,17 +14,21 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 ## serve the built-in telecom demo (builds the models on first run, with progress)
 serve: setup
-	$(BIN)/hotline serve
+	$(BIN)/hotline serve --demo-key
 
 build: setup
 	$(BIN)/hotline build
 
 ## the whole test suite (installs Debian's chromium for the browser test when run as root)
-test: setup browser lint
-	$(BIN)/python -m pytest -q
+test: setup browser postgres lint
+	$(BIN)/python -m pytest -q -m "not fuzz"
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+## fuzz the whole HTTP API on a tiny build: 10,000+ requests, not one 5xx allowed (HOTLINE_FUZZ_EXAMPLES scales it)
+fuzz: setup
+	$(BIN)/python -m pytest -q -m fuzz tests/serve/test_fuzz.py
 
 ## ruff, the layers contract (import-linter) and docs/ARCHITECTURE.md being up to date
 lint: setup
@@ -42,6 +46,9 @@ architecture: setup
 ## build a wheel, install it in a fresh venv outside the checkout, build + assist from another directory
 check-wheel: setup
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/check-wheel.sh
+
+postgres:
+	@bash scripts/ensure-postgres.sh
 
 browser:
 	@bash scripts/ensure-chromium.sh

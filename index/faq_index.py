@@ -15,13 +15,15 @@ How a query is scored (all vectorised over the KB):
 5. ``fused = w_cos·z(dense) + w_bm25·z(bm25) + w_category·z(log(aff + 0.01))`` (:mod:`hotline.index.fusion`).
 6. **No answer**: an :class:`~hotline.index.abstention.AbstentionCalibrator` over features of the top hit (its
    cosine, fused score, margins over the runner-up, raw BM25; with a classifier also the top hit's affinity and
-   the query's class distribution) gives ``confidence`` = P(top hit is right); below its threshold: ``no_answer``.
+   the query's class distribution; with a scope model the query's P(telecom speech)) gives ``confidence``;
+   below its threshold: ``no_answer``.
 
 By default (``no_answer="shipped"``) that model is the shipped :class:`~hotline.index.no_answer.NoAnswerModel`,
-learned once from generated caller queries with leave-codes-out splits of the shipped KB; it is used when the
-index's encoder is the one it was fitted with, else the build falls back (logged, recorded in
-``meta["no_answer"]``) to the per-KB self-supervised calibration of :mod:`hotline.index.calibration`, also
-available as ``no_answer="self"``.
+learned once from generated caller queries with leave-codes-out splits of the shipped KB; its ``confidence`` is
+P(the KB holds an answer). It is used when the index's encoder is the one it was fitted with, else the build
+falls back (logged, recorded in ``meta["no_answer"]``) to the per-KB self-supervised calibration of
+:mod:`hotline.index.calibration` (``confidence`` = P(top hit is right)), also available as ``no_answer="self"``.
+Its scope variants read the classifier's scope model, which the index copies into ``scope/``.
 
 Module map: :mod:`~hotline.index.rows` (KB → vector rows and BM25 documents), :mod:`~hotline.index.fusion`
 (scores and features), :mod:`~hotline.index.abstention` (the calibrator), :mod:`~hotline.index.calibration`
@@ -66,7 +68,15 @@ from hotline.index.fusion import (
 )
 from hotline.index.kb import KnowledgeBase
 from hotline.index.lexical import Bm25Index
-from hotline.index.no_answer import NoAnswerModel, default_no_answer_path
+from hotline.index.no_answer import (
+    SCOPE_DIR,
+    NoAnswerModel,
+    ScopeScorer,
+    default_no_answer_path,
+    scope_features,
+    scope_identity,
+    scope_in_scope_proba,
+)
 from hotline.index.rows import (
     ANSWER,
     Segmenter,
@@ -127,7 +137,7 @@ class FaqIndex:
                  fields: Sequence[str], bm25_fields: Sequence[str], weights: FusionWeights,
                  calibrator: AbstentionCalibrator | None, meta: dict[str, Any] | None = None,
                  category_calibrator: AbstentionCalibrator | None = None,
-                 no_answer_model: NoAnswerModel | None = None) -> None:
+                 no_answer_model: NoAnswerModel | None = None, scope_model: ScopeScorer | None = None) -> None:
         self.kb = kb
         self.encoder = encoder
         self.vectors = vectors
@@ -141,6 +151,7 @@ class FaqIndex:
         self.calibrator = calibrator
         self.category_calibrator = category_calibrator  # used when a query comes with category probs
         self.no_answer_model = no_answer_model  # when set, used instead of the calibrators
+        self.scope_model = scope_model  # P(telecom speech) for the no-answer model's scope variants; saved in scope/
         self.meta = meta or {}
         self.category_classes_: list[str] | None = None
         self.entry_probs_: np.ndarray | None = None  # [E, C] category distribution of each entry
@@ -162,7 +173,8 @@ class FaqIndex:
               offtopic: Sequence[str] | str | Path | None = None, calibrate: bool = True,
               max_calibration_queries: int = 3000, seed: int = 0,
               category_model: CategoryModel | None = None, no_answer: str = "shipped",
-              no_answer_model: NoAnswerModel | str | Path | None = None) -> FaqIndex:
+              no_answer_model: NoAnswerModel | str | Path | None = None,
+              scope_model: ScopeScorer | str | Path | None = None) -> FaqIndex:
         """Embed, index and calibrate a knowledge base.
 
         Args:
@@ -193,6 +205,10 @@ class FaqIndex:
                 the ``target_*`` arguments above) or ``none``.
             no_answer_model: the model (or its JSON path) for ``no_answer="shipped"``; default
                 ``data/kb/no_answer_model.json``.
+            scope_model: the classifier's scope model (a ``ScopeModel`` or its folder, ``<classifier>/scope``)
+                for the shipped model's scope variants; default: the one the no-answer model carries (fitted
+                with it, or loaded from beside its file). Copied into the index (``scope/``). Without one the
+                variants without the scope feature are used.
         """
         t0 = time.perf_counter()
         fields, bm25_fields = check_fields(fields, "fields"), check_fields(bm25_fields, "bm25_fields")
@@ -236,10 +252,15 @@ class FaqIndex:
             model = no_answer_model if isinstance(no_answer_model, NoAnswerModel) else NoAnswerModel.load(path)
             if model.encoder == encoder.name:
                 self.no_answer_model = model
+                self.scope_model = _scope_for(model, scope_model)
                 na_info.update({"model": model.name, "encoder": model.encoder,
                                 "path": None if isinstance(no_answer_model, NoAnswerModel) else str(path),
-                                "threshold": model.plain.threshold_,
-                                "category_threshold": None if model.category is None else model.category.threshold_})
+                                "threshold": self.threshold, "category_threshold": self.category_threshold,
+                                "scope": None if self.scope_model is None else scope_identity(self.scope_model),
+                                "variants": {"plain": model.variant_name(category=False,
+                                                                         scope=self.scope_model is not None),
+                                             "with_category_probs": model.variant_name(
+                                                 category=True, scope=self.scope_model is not None)}})
             else:
                 logger.warning("the shipped no-answer model was fitted for encoder %r, this index uses %r: "
                                "falling back to self-supervised calibration", model.encoder, encoder.name)
@@ -309,14 +330,16 @@ class FaqIndex:
     def threshold(self) -> float | None:
         """The abstention threshold for queries without category probs (``None``: never abstains)."""
         if self.no_answer_model is not None:
-            return self.no_answer_model.plain.threshold_
+            return self.no_answer_model.variant(category=False, scope=self.scope_model is not None).threshold_
         return None if self.calibrator is None else self.calibrator.threshold_
 
     @property
     def category_threshold(self) -> float | None:
         """The abstention threshold for queries with category probs."""
         if self.no_answer_model is not None:
-            return None if self.no_answer_model.category is None else self.no_answer_model.category.threshold_
+            if self.no_answer_model.category is None:
+                return None
+            return self.no_answer_model.variant(category=True, scope=self.scope_model is not None).threshold_
         return None if self.category_calibrator is None else self.category_calibrator.threshold_
 
     def search(self, queries: list[str], *, top_k: int = 5,
@@ -390,10 +413,14 @@ class FaqIndex:
         model = self.no_answer_model
         assert model is not None
         qlen = np.array([len(q) for q in queries])
-        variant = model.variant(category=aff is not None and category_probs is not None)
-        if variant is model.plain or category_probs is None:
+        scope_model = self.scope_model if model.uses_scope else None
+        use_scope = scope_model is not None
+        scope = {} if scope_model is None else scope_features(scope_in_scope_proba(scope_model, queries))
+        use_category = aff is not None and category_probs is not None and model.category is not None
+        variant = model.variant(category=use_category, scope=use_scope)
+        if not use_category or category_probs is None:
             top_nb = top if aff is None else fused_nb.argmax(axis=1)
-            return variant.proba(na_features(cos, fused_nb, bm, top_nb, qlen)), variant.threshold_
+            return variant.proba({**na_features(cos, fused_nb, bm, top_nb, qlen), **scope}), variant.threshold_
         width = len(self._class_index) if self.entry_probs_ is not None else \
             int((model.info.get("category_model") or {}).get("n_classes") or 42)
         qprobs = np.zeros((len(queries), max(width, max((len(p) for p in category_probs), default=1))))
@@ -406,7 +433,7 @@ class FaqIndex:
             else:
                 qprobs[i, : len(probs)] = list(probs.values())
         feats = na_features(cos, fused, bm, top, qlen, aff=aff, qprobs=qprobs)
-        return variant.proba(feats), variant.threshold_
+        return variant.proba({**feats, **scope}), variant.threshold_
 
     def _results(self, queries: list[str], fused: np.ndarray, top: np.ndarray, conf: np.ndarray,
                  thr: float) -> list[SearchResult]:
@@ -497,6 +524,9 @@ class FaqIndex:
         meta["calibrator_category"] = None if self.category_calibrator is None else self.category_calibrator.to_dict()
         meta["no_answer_model"] = None if self.no_answer_model is None else self.no_answer_model.to_dict()
         meta["manifest"] = ["kb.jsonl", "rows.npz", "vectors/", "bm25/"]
+        if self.scope_model is not None:
+            _save_scope(self.scope_model, directory / SCOPE_DIR)
+            meta["manifest"].append(f"{SCOPE_DIR}/")
         if self.entry_probs_ is not None:
             np.savez(directory / "category.npz", entry_probs=self.entry_probs_,
                      classes=np.asarray(self.category_classes_, dtype=str))
@@ -541,6 +571,12 @@ class FaqIndex:
             index.attach_category_probs([str(c) for c in cat["classes"]], cat["entry_probs"])
         elif "category.npz" in (meta.get("manifest") or []):
             raise ArtifactError(f"{directory} lacks category.npz; the index folder is incomplete, rebuild it")
+        if (directory / SCOPE_DIR / "meta.json").is_file():
+            from hotline.models.scope import ScopeModel
+
+            index.scope_model = ScopeModel.load(directory / SCOPE_DIR)
+        elif f"{SCOPE_DIR}/" in (meta.get("manifest") or []):
+            raise ArtifactError(f"{directory} lacks {SCOPE_DIR}/; the index folder is incomplete, rebuild it")
         return index
 
     def describe(self) -> dict[str, Any]:
@@ -551,6 +587,7 @@ class FaqIndex:
                 "no_answer": (self.meta.get("no_answer") or {}).get("source",
                                                                      "self" if self.calibrator is not None else "none"),
                 "category_profiles": self.entry_probs_ is not None,
+                "scope_model": self.scope_model is not None,
                 "n_category_classes": None if self.category_classes_ is None else len(self.category_classes_)}
 
     def __len__(self) -> int:
@@ -631,6 +668,44 @@ def _load_segmenter(spec: str, backend: str | None = None) -> Segmenter:
             f"the index was built with segmenter {spec!r}, which cannot be recreated here ({e}); "
             "pass segmenter=<the same segmenter> to FaqIndex.load"
         ) from e
+
+
+def _save_scope(scope: ScopeScorer, directory: Path) -> None:
+    """Write the scope model into the index folder with its own ``save``.
+
+    A ``ScopeModel`` loaded from disk lacks two fit-time attributes its ``save`` writes into ``meta.json``;
+    they are taken back from the meta it was loaded with.
+    """
+    save = getattr(scope, "save", None)
+    if save is None:
+        raise ArtifactError(f"the index's scope model {type(scope).__name__} has no save(dir); pass a "
+                            "hotline.models.scope.ScopeModel to FaqIndex.build(scope_model=...)")
+    meta = getattr(scope, "meta_", None) or {}
+    for attr, key in (("data_fingerprint_", "data_fingerprint"), ("fit_seconds_", "fit_seconds")):
+        if not hasattr(scope, attr) and key in meta:
+            setattr(scope, attr, meta[key])
+    save(directory)
+
+
+def _scope_for(model: NoAnswerModel, scope_model: ScopeScorer | str | Path | None) -> ScopeScorer | None:
+    """The scope model the no-answer model's scope variants read: given, or the one the model carries."""
+    if not model.uses_scope:
+        return None
+    if isinstance(scope_model, (str, Path)):
+        from hotline.models.scope import ScopeModel
+
+        scope_model = ScopeModel.load(Path(scope_model))
+    scope = scope_model if scope_model is not None else model.scope_model
+    if scope is None:
+        logger.warning("the no-answer model has scope variants but no scope model was given (FaqIndex.build("
+                       "scope_model=<classifier>/scope)); using the variants without the scope feature")
+        return None
+    fitted = (model.info.get("scope_model") or {}).get("data_fingerprint")
+    if fitted and scope_identity(scope).get("data_fingerprint") not in (None, fitted):
+        logger.warning("the scope model differs from the one the no-answer model was fitted with (data fingerprint "
+                       "%s, fitted with %s); refit it with 'hotline index calibrate'",
+                       scope_identity(scope).get("data_fingerprint"), fitted)
+    return scope
 
 
 def _load_calibrator(d: dict[str, Any] | None) -> AbstentionCalibrator | None:

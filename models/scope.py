@@ -169,5 +169,7 @@ class ScopeModel:
         model = cls(**json.loads((directory / "config.json").read_text(encoding="utf-8")))
         model.__dict__.update(load_joblib(directory / "model.joblib"))
         model.oof_metrics_ = meta.get("metrics", {})
+        model.data_fingerprint_ = meta.get("data_fingerprint")
+        model.fit_seconds_ = meta.get("fit_seconds")
         model.meta_ = meta
         return model

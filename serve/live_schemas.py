@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hotline.core.errors import InvalidInputError
-from hotline.core.results import CallBrief, Feedback, FeedbackKind, Incident, Notice, NoticeKind, Speaker
+from hotline.core.results import (
+    CallBrief,
+    Feedback,
+    FeedbackKind,
+    Incident,
+    Notice,
+    NoticeKind,
+    Speaker,
+    Turn,
+)
 from hotline.core.settings import Settings
 from hotline.core.validate import CALL_ID_PATTERN, check_text
 
-__all__ = ["LiveRequests", "live_request_models", "CallList", "NoticeList", "IncidentList", "FeedbackList"]
+__all__ = ["LiveRequests", "live_request_models", "CallList", "NoticeList", "IncidentList", "FeedbackList",
+           "Transcript"]
 
 _MAX_REGION = 64
 # ASR and agents produce turns like "13812345678" or "OK": no Chinese, still a real utterance.
@@ -28,6 +38,14 @@ _PLAIN_ASCII = re.compile(r"[0-9A-Za-z +\-.,:;!?#*/()]{1,200}")
 
 class CallList(BaseModel):
     calls: list[CallBrief]
+
+
+class Transcript(BaseModel):
+    """Every turn of a live call that is kept (the latest ``HOTLINE_MAX_TURNS_PER_CALL``), oldest first."""
+
+    call_id: str
+    turn_count: int = Field(description="turns said so far; more than len(turns) once the oldest were dropped")
+    turns: list[Turn]
 
 
 class NoticeList(BaseModel):
@@ -50,9 +68,19 @@ class LiveRequests:
     feedback: type[BaseModel]
 
 
+_EARLIEST = datetime(2, 1, 1, tzinfo=timezone.utc)
+_LATEST = datetime(9998, 12, 31, tzinfo=timezone.utc)
+
+
 def _aware(v: datetime | None, field: str) -> datetime | None:
     if v is not None and (v.tzinfo is None or v.utcoffset() is None):
         raise ValueError(f"{field} must carry a UTC offset, e.g. '2024-05-01T09:00:00+08:00' or '...Z'")
+    # The engine stores times in UTC and counts windows (minutes to days) around them: a time within a year of
+    # the calendar's ends (0001-01-01T00:00+14:00 has no UTC form at all) cannot be worked with, and no call
+    # happens then. (Comparing aware datetimes never overflows.)
+    if v is not None and not _EARLIEST <= v <= _LATEST:
+        raise ValueError(f"{field} {v.isoformat()} is too close to the ends of the calendar (years 1 and 9999); "
+                         "send the real time, e.g. '2024-05-01T09:00:00+08:00'")
     return v
 
 
@@ -109,6 +137,10 @@ def live_request_models(settings: Settings) -> LiveRequests:
         speaker: Speaker
         text: str = Field(max_length=max_chars * 2, description=f"one turn, at most {max_chars} characters")
         ts: datetime | None = Field(default=None, description="when it was said (ISO 8601 with offset); default now")
+        utterance_id: str | None = Field(default=None, pattern=CALL_ID_PATTERN,
+                                         description="your id for this turn (letters, digits, _.:-; at most 64); "
+                                         "a retry with the same id returns the call's state without adding the "
+                                         "turn again")
 
         @field_validator("text")
         @classmethod

@@ -94,3 +94,98 @@ def tiny_pipeline(tiny_home):
     pipe = AssistPipeline(tiny_home)
     pipe.warm_up()
     return pipe
+
+
+def api_key(settings: Settings, role: str = "admin", name: str | None = None) -> str:
+    """A new API key in ``settings``' store (created before or while its app runs)."""
+    from hotline.store.db import open_database
+    from hotline.store.keys import KeyStore
+
+    db = open_database(settings.store_url)
+    try:
+        secret, _ = KeyStore(db).create(role, name=name or f"test-{role}")
+    finally:
+        db.dispose()
+    return secret
+
+
+def _bearer(settings: Settings, role: str = "admin") -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key(settings, role)}"}
+
+
+@pytest.fixture(scope="session")
+def bearer():
+    """``bearer(settings, role="admin")`` → ``{"Authorization": "Bearer …"}`` for a new key of ``role`` in
+    ``settings``' store; pass it as ``TestClient(app, headers=…)``."""
+    return _bearer
+
+
+@pytest.fixture(scope="session")
+def new_key():
+    """``new_key(settings, role="admin")`` → the secret of a new key in ``settings``' store."""
+    return api_key
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A real PostgreSQL server for the session (Debian's package, ``scripts/ensure-postgres.sh``), on a
+    Unix socket in a temp folder; yields its SQLAlchemy URL. Skips when PostgreSQL is not installed."""
+    import glob
+    import os
+    import shutil
+    import subprocess
+
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    bindir = bins[-1] if bins else (os.path.dirname(shutil.which("initdb")) if shutil.which("initdb") else None)
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed: run `bash scripts/ensure-postgres.sh` (apt-get install postgresql)")
+    import tempfile
+
+    # not under pytest's basetemp: that is private to this user, and the server runs as another
+    root = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
+    data, sock = root / "data", root / "sock"
+    sock.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root: run it as the package's postgres user
+        shutil.chown(root, "postgres")
+        shutil.chown(sock, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = 54329 + os.getpid() % 500
+    subprocess.run([*as_user, f"{bindir}/initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", str(data), "-w", "-l", str(root / "log"), "-o",
+                    f"-p {port} -k {sock} -c listen_addresses='' -c fsync=on", "start"], check=True, capture_output=True)
+    subprocess.run([*as_user, f"{bindir}/createdb", "-h", str(sock), "-p", str(port), "-U", "postgres", "hotline"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://postgres@/hotline?host={sock}&port={port}"
+    finally:
+        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# -- the browser (Debian chromium through Playwright, no browser download): tests/serve and tests/eval ----------
+CHROMIUM = "/usr/bin/chromium"
+# without the background-networking flags chromium keeps trying hosts this closed network refuses
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A chromium browser; skips (with the reason) when /usr/bin/chromium or ``playwright`` is missing
+    (``apt-get install -y chromium``, ``pip install playwright``)."""
+    import os
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright package is missing: pip install playwright (no browser download needed)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -274,6 +274,13 @@ def main(args: argparse.Namespace, settings: Any) -> int:
     out = Path(getattr(args, "out", None) or "BENCHMARKS.md")
     results = run_benchmarks(datasets, settings=settings, smoke=bool(getattr(args, "smoke", False)),
                              finetune=not getattr(args, "no_finetune", False))
-    out.write_text(render_public(results, command=_command_line(args)), encoding="utf-8")
+    text = render_public(results, command=_command_line(args))
+    if out.is_file():  # keep the sections other benchmarks own (``<!-- load:begin -->`` … ``<!-- load:end -->``)
+        import re
+
+        kept = re.search(r"<!-- load:begin -->.*?<!-- load:end -->", out.read_text(encoding="utf-8"), re.S)
+        if kept and kept.group(0) not in text:
+            text = text.rstrip("\n") + "\n\n" + kept.group(0) + "\n"
+    out.write_text(text, encoding="utf-8")
     sys.stdout.write(json.dumps(_summary(results, out), ensure_ascii=False) + "\n")
     return 0

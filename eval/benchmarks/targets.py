@@ -13,7 +13,7 @@ __all__ = ["TARGET_SPEEDUP", "TARGET_ASSIST_P99_MS", "TARGET_P99_MS", "flat_used
 
 TARGET_SPEEDUP = 3.0  # Hotline should be ≥ 3× the naive peer on every speed row
 TARGET_ASSIST_P99_MS = 10.0  # assist p99 with a 10k-entry KB, in process
-TARGET_P99_MS = 50.0  # live calls: per-utterance p99 over HTTP under load
+TARGET_P99_MS = 100.0  # live calls: per-utterance p99 over HTTP under load (issue 12: 400 calls at ~1 turn/s)
 
 
 def flat_used(n_vectors: int) -> bool:

@@ -1,9 +1,13 @@
-"""PII masking: mainland mobile numbers, 18-digit ID card numbers and 16–19 digit bank card numbers.
+"""PII masking: mobile and landline numbers, ID card numbers and bank card numbers, however they are said.
 
 Numbers are found as written by people and by ASR: Arabic or full-width digits, Chinese digit words
-(幺=1, 两=2, 零/〇/洞=0) or a mix, with spaces, dashes or commas between spoken groups
-(``幺三八 一二三四 五六七八``, ``138-1234-5678``). Amounts with place values (五十块, 2024年,
-100元) and short service numbers (10086, 12300) are never masked.
+(幺=1, 两=2, 零/〇/洞=0), financial capitals (壹叁捌…) or a mix, one by one or in groups with spaces,
+dashes, dots (also 。), commas, 、, slashes or a hesitation (嗯) between them (``幺三八 一二三四 五六七八``,
+``138-1234-5678``, ``1 3 8 1 2 3 4 5 6 7 8``, ``138。1234。5678``). A mobile may carry a country code
+(``+86``, ``86``, ``0086``, which stay in the text) or a trunk ``0``; a landline has its area code
+(``010-12345678``, ``(0755)8888 9999``, ``区号零七五五，号码八八八八九九九九``) or a cue (``座机87654321``).
+Amounts with place values (五十块, 2024年, 100元), numbers said as amounts (…元) and short service numbers
+(10086, 12300, 114, 400-810-8888) are never masked.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from hotline.core.errors import InvalidInputError
-from hotline.core.numerals import SPOKEN_DIGITS, read_digits
+from hotline.core.numerals import CAPITAL_DIGITS, SPOKEN_DIGITS, read_digits
 
 __all__ = ["PiiType", "PiiEntity", "MaskResult", "mask_pii", "masked_text", "PiiMasker"]
 
@@ -21,9 +25,10 @@ __all__ = ["PiiType", "PiiEntity", "MaskResult", "mask_pii", "masked_text", "Pii
 class PiiType(str, Enum):
     """Kinds of personal data that are masked."""
 
-    PHONE = "phone"
+    PHONE = "phone"  # a mainland mobile number
     ID_CARD = "id_card"
     BANK_CARD = "bank_card"
+    LANDLINE = "landline"  # a fixed-line number, with its area code or after a cue (座机…)
 
     def __str__(self) -> str:
         return self.value
@@ -34,10 +39,13 @@ class PiiEntity:
     """One personal number found in a text.
 
     Attributes:
-        type: ``"phone"``, ``"id_card"`` or ``"bank_card"`` (a :class:`PiiType`, equal to the str).
+        type: ``"phone"`` (mobile), ``"landline"``, ``"id_card"`` or ``"bank_card"`` (a :class:`PiiType`,
+            equal to the str).
         start: Offset of the first character in the ORIGINAL text.
         end: Offset one past the last character in the ORIGINAL text (separators inside included).
-        value: Canonical digits (Chinese numerals converted; an ID card's check letter as ``X``).
+        value: Canonical digits (Chinese numerals converted; an ID card's check letter as ``X``; a mobile
+            without its country code; a landline with its area code, trunk 0 included: ``075588889999``,
+            or only its 7-8 local digits where it was said without one after 座机 / 家里电话).
     """
 
     type: PiiType
@@ -60,20 +68,46 @@ class MaskResult:
 
 
 _ARABIC = "0-9\uff10-\uff19"
-_CHINESE = SPOKEN_DIGITS  # read digit by digit: 幺=1, 两=2, 零/〇/洞=0
-# A run of digit groups; spaces, dashes, dots or commas (at most two) may separate spoken groups.
-_RUN_RE = re.compile(rf"[{_ARABIC}{_CHINESE}]+(?:[ \t\u3000\-\uff0d.,\uff0c\u3001]{{1,2}}[{_ARABIC}{_CHINESE}]+)*")
+_CHINESE = SPOKEN_DIGITS + CAPITAL_DIGITS  # read digit by digit: 幺=1, 两=2, 零/〇/洞=0, 壹=1 …
+_DIGIT = f"[{_ARABIC}{_CHINESE}]"
+# Between groups: spaces, dashes, dots (ASR ends a "sentence" inside a number with 。), commas, 、, slashes,
+# the brackets round an area code, and hesitations (嗯, 呃); at most three in a row.
+_SEPARATORS = " \t\u3000\\-\uff0d\u2010-\u2015~\uff5e_.\uff0e\u3002,\uff0c\u3001/()\uff08\uff09\u00b7嗯呃"
+_RUN_RE = re.compile(rf"{_DIGIT}+(?:[{_SEPARATORS}]{{1,3}}{_DIGIT}+)*")
 # Groups inside a run: one script each, so "13812345678一直" splits into "13812345678" + "一".
 _GROUP_RE = re.compile(rf"[{_ARABIC}]+|[{_CHINESE}]+")
-_MIN_DIGITS = 11
-_MAX_GROUPS = 10
+_MIN_DIGITS = 11  # the shortest number found without a cue: a mobile, or a landline with its area code
+_MAX_DIGITS = 19  # the longest: a bank card
+_AMOUNT_AFTER = frozenset("元块圆万亿%")  # 13800000000元 is a sum, not a number to mask
+_CHECK_LETTERS = frozenset("Xx叉")  # an ID card's check character, as typed or said
 
 _PHONE_RE = re.compile(r"1[3-9]\d{9}")
+# Area codes: 010 and 02x have 3 digits and 8-digit local numbers; the rest (0[3-9]xx) 4 digits and 7 or 8.
+_LANDLINE_RE = re.compile(r"0(?:10|2\d)[1-9]\d{7}|0[3-9]\d{2}[1-9]\d{6,7}")
+_LOCAL_RE = re.compile(r"[2-9]\d{6,7}")  # a local number without its area code (said after 座机 …)
 _ID_RE = re.compile(r"[1-8]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dX]")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 # Issuer prefixes of cards sold in China: 62 UnionPay, 4 Visa, 5 Mastercard, 3 JCB/Amex, 9 domestic.
 _BANK_FIRST = frozenset("345689")
+# Prefixes dialled before a national number: country code 0086 / 86 (+86), or the trunk 0 before a mobile.
+_COUNTRY_CODES = ("0086", "86")
+_MAX_PREFIX = 4
+# What may follow each kind of prefix: a mobile after the trunk 0; a mobile or a landline after 86.
+_AFTER_PREFIX = {"trunk": (PiiType.PHONE,), "country": (PiiType.PHONE, PiiType.LANDLINE)}
+
+# Landlines said in two parts, the area code after 区号, then the local number: 区号零七五五，号码八八八八九九九九.
+_SPACED = rf"{_DIGIT}(?:[ \-]?{_DIGIT})"
+_AREA_CUE_RE = re.compile(
+    rf"区号(?:是|为|就是)?[:：]?\s?(?P<area>{_SPACED}{{2,3}})(?!{_DIGIT})"
+    rf"[\s,，、]*(?:然后)?(?:(?:电话|号码|座机|固话|本地)(?:号码|号)?)?(?:是|为|就是)?[:：]?\s?"
+    rf"(?P<local>{_SPACED}{{6,7}})(?!{_DIGIT}|[ \-]{_DIGIT})"
+)
+# A local number after a landline word: 座机号码是87654321, 家里电话八七六五四三二一.
+_LOCAL_CUE_RE = re.compile(
+    rf"(?:座机|固话|固定电话|家里(?:的)?电话|家庭电话|办公(?:室)?电话|单位(?:的)?电话|公司(?:的)?电话)"
+    rf"(?:号码|号)?(?:是|为|就是)?[:：]?\s?(?P<local>{_SPACED}{{6,7}})(?!{_DIGIT}|[ \-]{_DIGIT})"
+)
 
 
 def _id_checksum_ok(value: str) -> bool:
@@ -94,8 +128,10 @@ def _luhn_ok(value: str) -> bool:
 def _classify(value: str) -> PiiType | None:
     """The PII type of a canonical digit string, or None."""
     n = len(value)
-    if n == 11:
-        return PiiType.PHONE if _PHONE_RE.fullmatch(value) else None
+    if n in (11, 12):
+        if _PHONE_RE.fullmatch(value):
+            return PiiType.PHONE
+        return PiiType.LANDLINE if _LANDLINE_RE.fullmatch(value) else None
     if n == 18:
         if value.endswith("X"):
             return PiiType.ID_CARD if _ID_RE.fullmatch(value) else None
@@ -114,82 +150,167 @@ def _classify(value: str) -> PiiType | None:
     return None
 
 
+def _area_code_len(value: str) -> int:
+    """Digits of the area code a landline starts with (010, 02x: 3; 0[3-9]xx: 4), 0 for a bare local number."""
+    if not value.startswith("0"):
+        return 0
+    return 3 if value[1] in "12" else 4
+
+
 def _mask_value(kind: PiiType | str, value: str) -> str:
-    keep_head = 4 if kind == PiiType.BANK_CARD else 3
+    if kind == PiiType.LANDLINE:
+        keep_head = _area_code_len(value)  # the area code says only the city
+    else:
+        keep_head = 4 if kind == PiiType.BANK_CARD else 3
     return value[:keep_head] + "*" * (len(value) - keep_head - 4) + value[-4:]
+
+
+def _is_han(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
 
 
 def _find(text: str) -> list[PiiEntity]:
     """All PII entities in ``text``, in order, non-overlapping."""
     found: list[PiiEntity] = []
     for run in _RUN_RE.finditer(text):
-        r_start, r_end = run.span()
-        if r_end - r_start < _MIN_DIGITS:  # fewer characters than the shortest number (a phone)
-            continue
-        run_text = run.group()
-        # [(start, end, digits)] with offsets on the original text
-        groups = [
-            (r_start + g.start(), r_start + g.end(), read_digits(g.group()))
-            for g in _GROUP_RE.finditer(run_text)
-        ]
-        # A trailing Chinese numeral glued to the next word (一直, 两个) is not part of a number.
-        last_start, last_end, last_digits = groups[-1]
-        trim_tail = (
-            last_end == r_end
-            and text[last_start] in _CHINESE
-            and r_end < len(text)
-            and "\u4e00" <= text[r_end] <= "\u9fff"
-        )
-        found.extend(_match_groups(text, groups, trim_tail))
+        if run.end() - run.start() >= _MIN_DIGITS:  # fewer characters than the shortest number
+            found.extend(_Run(text, run.start(), run.end()).entities())
+    cued = _cued_landlines(text)
+    if cued:
+        found.extend(e for e in cued if not any(e.start < f.end and f.start < e.end for f in found))
+        found.sort(key=lambda e: e.start)
     return found
 
 
-def _match_groups(text: str, groups: list[tuple[int, int, str]], trim_tail: bool) -> list[PiiEntity]:
-    """Greedy left-to-right: from each group, the longest run of whole groups that forms PII.
+class _Run:
+    """One run of digit groups, read as a digit string with each digit's offset in the original text.
 
-    A group that is PII on its own is taken alone, so ``13812345678 13912345678`` gives two phones.
+    Every digit glyph (Arabic, full width, spoken, capital) is one character, so digit ``k`` of
+    ``digits`` sits at ``pos[k]``; a number may start and end only at group boundaries, apart from a
+    dialling prefix (86…), a Chinese numeral glued to the word before (统一…) or after (…一直).
     """
-    out: list[PiiEntity] = []
-    n = len(groups)
-    i = 0
-    while i < n:
-        best: PiiEntity | None = None
-        best_j = i
-        digits = ""
-        for j in range(i, min(n, i + _MAX_GROUPS)):
-            digits += groups[j][2]
-            if len(digits) > 19:
-                break
-            end = groups[j][1]
-            candidates = [(digits, end)]
-            if len(digits) == 17 and text[end : end + 1] in ("X", "x"):
-                candidates.insert(0, (digits + "X", end + 1))
-            if trim_tail and j == n - 1:
-                for cut in (1, 2):
-                    if len(digits) - cut >= _MIN_DIGITS and len(groups[j][2]) > cut:
-                        candidates.append((digits[:-cut], end - cut))
-            for value, v_end in candidates:
-                kind = _classify(value)
-                if kind is not None:
-                    best, best_j = PiiEntity(kind, groups[i][0], v_end, value), j
+
+    def __init__(self, text: str, start: int, end: int) -> None:
+        self.text = text
+        spans = [g.span() for g in _GROUP_RE.finditer(text, start, end)]
+        self.pos = [p for s, e in spans for p in range(s, e)]
+        self.digits = read_digits("".join(text[s:e] for s, e in spans))
+        bounds, k = [], 0
+        for s, e in spans:
+            bounds.append((k, k + e - s))
+            k += e - s
+        self.bounds = bounds  # [(first digit, one past the last digit)] per group
+        first_s, last_e = spans[0][0], spans[-1][1]
+        # A Chinese numeral glued to a word (统一 / 一直, 两个) is not part of a number: trims to try.
+        self.lead_trim = text[first_s] in _CHINESE and first_s > 0 and _is_han(text[first_s - 1])
+        self.tail_trim = text[last_e - 1] in _CHINESE and last_e < len(text) and _is_han(text[last_e])
+
+    def entities(self) -> list[PiiEntity]:
+        """Greedy left to right: from each group, the longest run of whole groups that forms PII.
+
+        A group that is PII on its own is taken alone, so ``13812345678 13912345678`` gives two phones.
+        """
+        out: list[PiiEntity] = []
+        n = len(self.bounds)
+        i = 0
+        while i < n:
+            best: PiiEntity | None = None
+            best_j = i
+            for j in range(i, n):
+                if self.bounds[j][1] - self.bounds[i][0] > _MAX_DIGITS + _MAX_PREFIX:
                     break
-            if best is not None and j == i:
+                found = self._at(i, j)
+                if found is not None:
+                    best, best_j = found, j
+                    if j == i:
+                        break
+            if best is not None:
+                out.append(best)
+                i = best_j + 1
+            else:
+                i += 1
+        return out
+
+    def _starts(self, i: int) -> list[tuple[int, str]]:
+        """(first digit, prefix skipped: ``""``, ``"country"`` or ``"trunk"``) where a number may start in
+        group ``i``, most likely first."""
+        a, b = self.bounds[i]
+        starts = [(a, "")]
+        for code in _COUNTRY_CODES:
+            if self.digits.startswith(code, a):
+                starts.append((a + len(code), "country"))
                 break
-        if best is not None:
-            out.append(best)
-            i = best_j + 1
-        else:
-            i += 1
+        if self.digits.startswith("0", a) and not self.digits.startswith("00", a):
+            starts.append((a + 1, "trunk"))
+        if i == 0 and self.lead_trim:
+            starts += [(a + cut, "") for cut in (1, 2) if b - a > cut]
+        return starts
+
+    def _ends(self, j: int) -> list[int]:
+        """One past the last digit where a number may end in group ``j``, most likely first."""
+        a, b = self.bounds[j]
+        ends = [b]
+        if j == len(self.bounds) - 1 and self.tail_trim:
+            ends += [b - cut for cut in (1, 2) if b - a > cut]
+        return ends
+
+    def _at(self, i: int, j: int) -> PiiEntity | None:
+        """The number that starts in group ``i`` and ends in group ``j``, or None."""
+        for a, how in self._starts(i):
+            for b in self._ends(j):
+                if b - a < _MIN_DIGITS - 1:  # 10: a landline after 86 is said without its trunk 0
+                    continue
+                found = self._entity(a, b, how)
+                if found is not None:
+                    return found
+        return None
+
+    def _entity(self, a: int, b: int, how: str) -> PiiEntity | None:
+        text, value = self.text, self.digits[a:b]
+        start, end = self.pos[a], self.pos[b - 1] + 1
+        if len(value) == 17:  # an ID card's check character may follow: …123X, …123 叉
+            nxt = end + 1 if text[end : end + 1] in (" ", "\u3000") else end
+            after = text[nxt + 1 : nxt + 2]
+            if text[nxt : nxt + 1] in _CHECK_LETTERS and not (after.isascii() and after.isalpha()):
+                value, end = value + "X", nxt + 1
+        if text[end : end + 1] in _AMOUNT_AFTER:
+            return None
+        kind = _classify(value)
+        if how == "country" and kind is None and _LANDLINE_RE.fullmatch("0" + value):
+            value, kind = "0" + value, PiiType.LANDLINE  # +86 10 12345678: said without its trunk 0
+        if kind is None or how and kind not in _AFTER_PREFIX[how]:
+            return None
+        if start > 0 and text[start - 1] in "(（" and any(c in ")）" for c in text[start:end]):
+            start -= 1  # (021)5555 6666: the bracket round the area code goes with it
+        return PiiEntity(kind, start, end, value)
+
+
+def _cued_landlines(text: str) -> list[PiiEntity]:
+    """Landlines said in two parts after 区号, and local numbers after a landline word (座机, 家里电话)."""
+    out: list[PiiEntity] = []
+    if "区号" in text:
+        for m in _AREA_CUE_RE.finditer(text):
+            value = _read_spaced(m.group("area")) + _read_spaced(m.group("local"))
+            if _LANDLINE_RE.fullmatch(value):
+                out.append(PiiEntity(PiiType.LANDLINE, m.start("area"), m.end("local"), value))
+    for m in _LOCAL_CUE_RE.finditer(text):
+        value = _read_spaced(m.group("local"))
+        if _LOCAL_RE.fullmatch(value):
+            out.append(PiiEntity(PiiType.LANDLINE, m.start("local"), m.end("local"), value))
     return out
+
+
+def _read_spaced(said: str) -> str:
+    return read_digits(said.replace(" ", "").replace("-", ""))
 
 
 def mask_pii(text: str) -> MaskResult:
     """Find and mask personal numbers in one utterance.
 
-    Phones keep the first 3 and last 4 digits (``138****5678``), ID cards 3 + 4
-    (``110***********1234``), bank cards 4 + 4 (``6222********1234``). The masked form replaces the
-    whole original span, separators and Chinese numerals included; entity offsets index the
-    ORIGINAL text.
+    Mobiles keep the first 3 and last 4 digits (``138****5678``), landlines their area code and last 4
+    (``0755****9999``), ID cards 3 + 4 (``110***********1234``), bank cards 4 + 4 (``6222********1234``).
+    The masked form replaces the whole original span, separators and Chinese numerals included (a
+    country code before a mobile stays: ``+86 138****5678``); entity offsets index the ORIGINAL text.
 
     Args:
         text: The utterance (normalised or not; full-width digits are understood).
@@ -213,7 +334,7 @@ def mask_pii(text: str) -> MaskResult:
         )
     entities = _find(text)
     if not entities:
-        return MaskResult(text, [])
+        return MaskResult(_mask_buried(text), [])
     parts: list[str] = []
     pos = 0
     for e in entities:
@@ -221,7 +342,19 @@ def mask_pii(text: str) -> MaskResult:
         parts.append(e.masked)
         pos = e.end
     parts.append(text[pos:])
-    return MaskResult("".join(parts), entities)
+    return MaskResult(_mask_buried("".join(parts)), entities)
+
+
+_LONG_RUN_RE = re.compile(r"\d{12,}")
+
+
+def _mask_buried(text: str) -> str:
+    """A last pass: a mobile number buried in a longer digit run (a stray digit from ASR, a number said
+    twice over) is masked where it stands, so no 11 digits of a mobile survive in any form."""
+    if not _LONG_RUN_RE.search(text):
+        return text
+    return _LONG_RUN_RE.sub(lambda m: _PHONE_RE.sub(lambda p: _mask_value(PiiType.PHONE, p.group(0)), m.group(0)),
+                            text)
 
 
 class PiiMasker:

@@ -18,7 +18,9 @@ __all__ = ["normalise_text", "TextNormaliser"]
 
 _WS_RE = re.compile(r"\s+")
 # Zero-width characters survive NFKC and split words for jieba; ASR and copy-paste both produce them.
-_ZERO_WIDTH_RE = re.compile("[\u200b-\u200d\u2060\ufeff]")
+# Lone UTF-16 surrogates (half of an emoji cut in two, "\\ud83d" in JSON) are not characters at all: they
+# cannot be written as UTF-8 and crash jieba's C++ backend. Both carry nothing, so both are dropped.
+_DROP_RE = re.compile("[\u200b-\u200d\u2060\ufeff\ud800-\udfff]")
 
 _lock = threading.Lock()
 _converter: Any = None
@@ -79,7 +81,8 @@ def normalise_text(text: str, *, to_simplified: bool = True) -> str:
     """Normalise one utterance: NFKC, traditional → simplified, collapse whitespace, strip.
 
     NFKC folds full-width forms to half-width (``１３８`` → ``138``, ``，`` → ``,``); zero-width
-    characters are removed; every whitespace run becomes one space.
+    characters and lone UTF-16 surrogates are removed; every whitespace run becomes one space. The result
+    always encodes as UTF-8.
 
     Args:
         text: The utterance.
@@ -99,8 +102,7 @@ def normalise_text(text: str, *, to_simplified: bool = True) -> str:
         raise InvalidInputError(
             f"text must be a str, got {type(text).__name__} ({text!r:.50}); pass the utterance as a string"
         )
-    out = unicodedata.normalize("NFKC", text)
-    out = _ZERO_WIDTH_RE.sub("", out)
+    out = _DROP_RE.sub("", unicodedata.normalize("NFKC", text))
     if to_simplified:
         converter, trigger = _load_converter()
         if trigger is None or not trigger.isdisjoint(out):

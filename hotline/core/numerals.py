@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from hotline.core.errors import InvalidInputError
 
-__all__ = ["SPOKEN_DIGITS", "read_digits", "parse_int", "parse_amount"]
+__all__ = ["SPOKEN_DIGITS", "CAPITAL_DIGITS", "read_digits", "parse_int", "parse_amount"]
 
 # Digits as people say them and ASR writes them, in regex-class-ready form.
 _SPOKEN = {
@@ -39,6 +39,8 @@ _FULL_WIDTH = {chr(0xFF10 + i): str(i) for i in range(10)}
 
 SPOKEN_DIGITS = "".join(_SPOKEN)
 """Every character read as one spoken digit (``零〇洞一幺二两三四五六七八九``), for regex classes."""
+CAPITAL_DIGITS = "".join(_CAPITAL)
+"""The financial capitals read as one digit each (``壹贰叁肆伍陆柒捌玖``; their zero is 零), for regex classes."""
 
 _DIGIT_TABLE = str.maketrans({**_SPOKEN, **_CAPITAL, **_FULL_WIDTH})
 _DIGIT_GLYPHS = frozenset({*"0123456789", *_SPOKEN, *_CAPITAL, *_FULL_WIDTH})

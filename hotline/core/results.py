@@ -22,6 +22,8 @@ __all__ = [
     "Speaker", "NoticeKind", "FeedbackKind", "Category", "ServiceProb", "Prediction", "FaqHit", "SearchResult", "TicketField", "PiiSpan", "AssistResult",
     "Turn", "CallCategory", "TicketFieldState", "TicketDraft", "EscalationReason", "Escalation", "Reply",
     "Notice", "Incident", "CallState", "CallBrief", "EndTicket", "EndCallResult", "Feedback",
+    "QaVerdict", "QaFlag", "QaScorecard", "QaFlagRate", "QaAgentSummary", "QaTeamFlag", "QaTeamSummary",
+    "ComplaintGrade",
 ]
 
 
@@ -33,6 +35,15 @@ class Speaker(str, Enum):
 class NoticeKind(str, Enum):
     OUTAGE = "outage"
     PLANNED = "planned"
+
+
+class ComplaintGrade(str, Enum):
+    """How urgently a complaint must be handled (:mod:`hotline.pipeline.grading`): 普通 (ordinary), 重要 (important),
+    紧急 (urgent)."""
+
+    ORDINARY = "普通"
+    IMPORTANT = "重要"
+    URGENT = "紧急"
 
 
 class FeedbackKind(str, Enum):
@@ -181,6 +192,11 @@ class TicketDraft(_Result):
     missing: list[str]
     suggested_questions: list[str]
     dispatch_route: str | None
+    grade: ComplaintGrade = Field(default=ComplaintGrade.ORDINARY, description="普通 | 重要 | 紧急: raised by "
+                                  "regulator/media/legal threats, anger, mass incidents, VIP customers, repeat calls")
+    grade_reasons: list[str] = Field(default_factory=list, description="what raised the grade, e.g. threat:regulator, vip")
+    time_limit_h: float | None = Field(default=None, description="the handling spec's time limit (24小时内回复 → 24)")
+    deadline: str | None = Field(default=None, description="ISO 8601: the call's start plus time_limit_h")
 
 
 class EscalationReason(_Result):
@@ -244,7 +260,9 @@ class CallState(_Result):
     started_at: str
     status: str = Field(description="active | ended | expired")
     customer: dict[str, str]
-    turns: list[Turn]
+    turns: list[Turn] = Field(description="the latest turns (HOTLINE_STATE_RECENT_TURNS); every turn: "
+                              "GET /v1/calls/{call_id}/transcript or ?full=true")
+    turn_count: int = Field(default=0, description="turns said so far; more than len(turns) when earlier ones are left out")
     category: CallCategory | None
     faqs: list[FaqHit]
     no_answer: bool
@@ -289,3 +307,65 @@ class Feedback(_Result):
     correct_label: str | None
     text: str | None
     note: str | None
+
+
+# -- QA scorecards (batch analysis of recorded calls) -----------------------------------------
+class QaVerdict(str, Enum):
+    """Whose failure a low QA pass rate is: one agent's, or the whole team's (a training issue)."""
+
+    OK = "ok"
+    INDIVIDUAL = "individual"
+    TEAM_WIDE = "team_wide"
+    TOO_FEW_CALLS = "too_few_calls"
+
+
+class QaFlag(_Result):
+    """One QA check of one call, with the agent turn that decided it."""
+
+    flag: str = Field(description="rule name from data/qa/rules.json, e.g. greeting, forbidden_phrase")
+    passed: bool = Field(description="for forbidden_phrase: no forbidden phrase was said")
+    turn: int | None = Field(description="index into the call's turns of the agent turn that decided the flag "
+                             "(for forbidden_phrase the offending turn); None when no single turn did")
+    evidence: str = Field(description="short PII-masked text that decided the flag, or why it failed")
+    component: str | None = Field(default=None, description="the rule component that matched, e.g. light_promise")
+
+
+class QaScorecard(_Result):
+    """The QA scorecard of one recorded call."""
+
+    call_id: str | None = None
+    agent_id: str | None = None
+    team: str | None = None
+    passed: bool = Field(description="every flag passed")
+    flags: list[QaFlag]
+
+
+class QaFlagRate(_Result):
+    """How often one flag passed over some calls, and whose failure it is."""
+
+    flag: str
+    calls: int
+    passed: int
+    pass_rate: float
+    verdict: QaVerdict
+
+
+class QaAgentSummary(_Result):
+    agent_id: str
+    team: str
+    calls: int
+    pass_rate: float = Field(description="share of the agent's calls on which every flag passed")
+    flags: list[QaFlagRate]
+
+
+class QaTeamFlag(QaFlagRate):
+    agents_below: list[str] = Field(description="agents (with enough calls) below the pass target on this flag")
+    individual: list[str] = Field(description="agents whose failure on this flag is their own, well below the rest")
+
+
+class QaTeamSummary(_Result):
+    team: str
+    calls: int
+    agents: int
+    pass_rate: float = Field(description="share of the team's calls on which every flag passed")
+    flags: list[QaTeamFlag]

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 # A token made only of punctuation, symbols or underscores (``\W`` is Unicode-aware: 汉字 and digits are \w).
 _PUNCT_RE = re.compile(r"[\W_]+")
+# A lone UTF-16 surrogate cannot cross into jieba_fast_dat's C++ (no UTF-8 form): it is cut as U+FFFD, a symbol
+# token like any other, in both backends, so they agree and the text keeps its length.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 BACKENDS = ("jieba_fast_dat", "jieba")
 
@@ -130,7 +133,8 @@ class JiebaSegmenter:
         """Segment one text into words (HMM on for unknown words); loads lazily on first use.
 
         Args:
-            text: The text; whitespace and punctuation come back as their own tokens.
+            text: The text; whitespace and punctuation come back as their own tokens (a lone surrogate
+                as U+FFFD).
 
         Returns:
             Words in order.
@@ -141,7 +145,7 @@ class JiebaSegmenter:
             )
         if self.tokenizer_ is None:
             self.warm_up()
-        return self.tokenizer_.lcut(text, HMM=True)
+        return self.tokenizer_.lcut(_SURROGATE_RE.sub("\ufffd", text), HMM=True)
 
     def tokens(self, text: str) -> list[str]:
         """Words for features: lower-cased, without whitespace, punctuation and stop words.

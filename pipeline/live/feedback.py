@@ -1,4 +1,4 @@
-"""Agent feedback on suggestions and categories, kept in SQLite so nothing is lost on a crash.
+"""Agent feedback on suggestions and categories, kept in the store so nothing acknowledged is lost.
 
 Rows are returned as :class:`~hotline.core.results.Feedback` models. Category corrections export as
 ``{"text", "label"}`` JSONL, the input of ``hotline train classify``.
@@ -14,16 +14,18 @@ Example:
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import func, select
 
 from hotline.core.errors import InvalidInputError
 from hotline.core.mask import masked_text
 from hotline.core.results import Feedback, FeedbackKind
 from hotline.core.taxonomy import Taxonomy, default_taxonomy
+from hotline.store.db import Database, open_database
+from hotline.store.tables import feedback as _table
 
 __all__ = ["FeedbackStore", "FeedbackKind"]
 
@@ -31,50 +33,28 @@ _MAX_TEXT = 4000
 _MAX_NOTE = 1000
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    call_id TEXT,
-    kind TEXT NOT NULL,
-    target TEXT,
-    correct_label TEXT,
-    text TEXT,
-    note TEXT
-);
-CREATE INDEX IF NOT EXISTS feedback_kind ON feedback(kind, id);
-"""
 _COLUMNS = ("id", "created_at", "call_id", "kind", "target", "correct_label", "text", "note")
 
 
 class FeedbackStore:
-    """One SQLite file (WAL journal, ``synchronous=FULL``), one connection guarded by a lock.
+    """Feedback rows in the store's ``feedback`` table (SQLite in WAL mode with ``synchronous=FULL`` by
+    default, or PostgreSQL): a row that was acknowledged survives a kill -9.
 
-    ``text`` is normalised and PII-masked before it is stored, whatever the caller passes.
+    ``text`` and ``note`` are normalised and PII-masked before they are stored, whatever the caller passes,
+    and again when read (rows written before masking covered every number form come back masked too).
+
+    Args:
+        db: The store (:func:`hotline.store.db.open_database`), or a path to an SQLite file to open.
     """
 
-    def __init__(self, path: str | Path, *, taxonomy: Taxonomy | None = None) -> None:
-        self.path = Path(path).expanduser()
+    def __init__(self, db: Database | str | Path, *, taxonomy: Taxonomy | None = None) -> None:
+        self._owns_db = not isinstance(db, Database)
+        self.db = db if isinstance(db, Database) else open_database(f"sqlite:///{Path(db).expanduser().resolve()}")
         self.taxonomy = taxonomy
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=5000")
-            conn.executescript(_SCHEMA)
-            self._conn = conn
-        return self._conn
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        if self._owns_db:
+            self.db.dispose()
 
     def __enter__(self) -> FeedbackStore:
         return self
@@ -84,8 +64,9 @@ class FeedbackStore:
 
     # -- writes --------------------------------------------------------------------------------
     def add(self, *, kind: str | FeedbackKind, call_id: str | None = None, target: str | None = None,
-            correct_label: str | None = None, text: str | None = None, note: str | None = None) -> Feedback:
-        """Store one feedback row and return it (with ``id`` and ``created_at``).
+            correct_label: str | None = None, text: str | None = None, note: str | None = None,
+            key_id: str | None = None) -> Feedback:
+        """Store one feedback row (``key_id``: who sent it) and return it (with ``id`` and ``created_at``).
 
         Raises:
             InvalidInputError: unknown ``kind``; ``category_wrong`` without a valid ``correct_label``.
@@ -109,14 +90,13 @@ class FeedbackStore:
             if value is not None and (not isinstance(value, str) or len(value) > limit):
                 raise InvalidInputError(f"{name} must be a string of at most {limit} characters, got {value!r:.80}")
         masked = masked_text(text) if text else None
+        note = masked_text(note) if note else note
         created = datetime.now(timezone.utc).isoformat()
-        with self._lock:
-            cur = self._connect().execute(
-                "INSERT INTO feedback (created_at, call_id, kind, target, correct_label, text, note) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (created, call_id, kind, target, correct_label, masked, note),
-            )
-            row_id = cur.lastrowid
+        with self.db.begin() as conn:
+            result = conn.execute(_table.insert().values(created_at=created, call_id=call_id, kind=kind,
+                                                         target=target, correct_label=correct_label, text=masked,
+                                                         note=note, key_id=key_id))
+            row_id = int(result.inserted_primary_key[0])
         return Feedback.model_validate(dict(zip(_COLUMNS, (row_id, created, call_id, kind, target, correct_label,
                                                            masked, note))))
 
@@ -125,22 +105,19 @@ class FeedbackStore:
         """Newest first."""
         if limit <= 0:
             raise InvalidInputError(f"limit must be > 0, got {limit}")
-        sql = f"SELECT {', '.join(_COLUMNS)} FROM feedback"
-        args: tuple[Any, ...] = ()
+        q = select(*(_table.c[c] for c in _COLUMNS)).order_by(_table.c.id.desc()).limit(int(limit))
         if kind is not None:
             valid = [k.value for k in FeedbackKind]
             if kind not in valid:
                 raise InvalidInputError(f"kind must be one of {valid}, got {kind!r}")
-            sql += " WHERE kind = ?"
-            args = (kind,)
-        sql += " ORDER BY id DESC LIMIT ?"
-        with self._lock:
-            rows = self._connect().execute(sql, (*args, int(limit))).fetchall()
-        return [Feedback.model_validate(dict(zip(_COLUMNS, r))) for r in rows]
+            q = q.where(_table.c.kind == kind)
+        with self.db.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [Feedback.model_validate(_masked_row(dict(r))) for r in rows]
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._connect().execute("SELECT COUNT(*) FROM feedback").fetchone()[0])
+        with self.db.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(_table)).scalar())
 
     def export_jsonl(self, path: str | Path) -> int:
         """Write category corrections as ``{"text", "label"}`` lines; returns how many were written.
@@ -148,12 +125,12 @@ class FeedbackStore:
         ``category_wrong`` rows give ``correct_label``; ``category_right`` rows give their ``target``.
         Rows without text are skipped.
         """
-        with self._lock:
-            rows = self._connect().execute(
-                "SELECT kind, target, correct_label, text FROM feedback "
-                "WHERE kind IN (?, ?) AND text IS NOT NULL AND text != '' ORDER BY id",
-                (FeedbackKind.CATEGORY_WRONG.value, FeedbackKind.CATEGORY_RIGHT.value),
-            ).fetchall()
+        q = (select(_table.c.kind, _table.c.target, _table.c.correct_label, _table.c.text)
+             .where(_table.c.kind.in_([FeedbackKind.CATEGORY_WRONG.value, FeedbackKind.CATEGORY_RIGHT.value]),
+                    _table.c.text.is_not(None), _table.c.text != "")
+             .order_by(_table.c.id))
+        with self.db.connect() as conn:
+            rows = conn.execute(q).all()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         n = 0
@@ -162,7 +139,38 @@ class FeedbackStore:
                 label = correct if kind == FeedbackKind.CATEGORY_WRONG.value else (correct or target)
                 if not label:
                     continue
-                f.write(json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n")
+                f.write(json.dumps({"text": masked_text(text), "label": label}, ensure_ascii=False) + "\n")
                 n += 1
         return n
+
+
+def _masked_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row with its free text masked (idempotent: masked text stays as it is)."""
+    for name in ("text", "note"):
+        if row[name]:
+            row[name] = masked_text(row[name])
+    return row
+
+
+def import_legacy_feedback(path: str | Path, store: FeedbackStore) -> int:
+    """Copy the rows of a pre-store ``feedback.sqlite3`` into ``store`` once, then rename the file to
+    ``*.imported``; returns how many rows were copied (0 when there is no such file)."""
+    import sqlite3
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        return 0
+    conn = sqlite3.connect(str(path))
+    try:
+        rows = conn.execute(f"SELECT {', '.join(_COLUMNS[1:])} FROM feedback ORDER BY id").fetchall()
+    except sqlite3.DatabaseError:  # not the old layout: leave it alone
+        return 0
+    finally:
+        conn.close()
+    with store.db.begin() as db:
+        for r in rows:
+            row = _masked_row(dict(zip(_COLUMNS[1:], r)))
+            db.execute(_table.insert().values(**row))
+    path.rename(path.with_name(path.name + ".imported"))
+    return len(rows)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import re
 import threading
 from collections import Counter, OrderedDict
@@ -44,6 +45,8 @@ from hotline.core.results import Incident, NoticeKind
 from hotline.core.taxonomy import NON_COMPLAINT_PREFIX, Taxonomy, default_taxonomy
 from hotline.pipeline.live.notices import parse_time
 from hotline.pipeline.live.places import Place, PlaceBook, parse_place, place_in, sub_area
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["IncidentDetector", "FaultFamily", "load_fault_families", "Onset", "call_onset"]
 
@@ -244,7 +247,8 @@ class IncidentDetector:
     """
 
     def __init__(self, *, threshold: int = 10, window_min: float = 30.0, max_votes: int = 200_000,
-                 max_incidents: int = 10_000, families: tuple[FaultFamily, ...] | list[FaultFamily] | None = None) -> None:
+                 max_incidents: int = 10_000, families: tuple[FaultFamily, ...] | list[FaultFamily] | None = None,
+                 log: Any = None) -> None:
         if threshold <= 0:
             raise InvalidInputError(f"threshold must be > 0, got {threshold}")
         if window_min <= 0:
@@ -264,6 +268,18 @@ class IncidentDetector:
         self._incidents: list[dict[str, Any]] = []
         self._open: dict[tuple[str, Target], dict[str, Any]] = {}  # (family, target) → its latest incident
         self._ids = itertools.count(1)
+        # shared mode: every vote goes through a hotline.store.incident_log.IncidentLog and is applied in its
+        # global order, so every replica reaches the same incidents, with ids from the raising event's seq
+        self.log = log
+        self._event_id: int | None = None
+        self._applied = 0
+        self._apply_lock = threading.Lock()
+        self._mine: dict[int, Incident | None] = {}  # this process's events, applied, awaiting their caller
+        self._pending: set[int] = set()
+        self._listeners: list[Any] = []
+        if log is not None:
+            self._applied = log.replay_start(max(timedelta(days=1), 2 * self._window))
+            self.sync()  # rebuild from the log (no one listens yet: nothing is pushed)
 
     @staticmethod
     def counts(code: str | None) -> bool:
@@ -276,8 +292,85 @@ class IncidentDetector:
             return None
         return self._families().get(code or "")
 
+    # -- shared mode ------------------------------------------------------------------------------
+    def add_listener(self, fn: Any) -> None:
+        """``fn(incident)`` hears of incidents raised by other replicas' calls (shared mode only)."""
+        self._listeners.append(fn)
+
+    def sync(self) -> int:
+        """Apply the log's events not applied yet, in order; returns how many. A no-op without a log."""
+        if self.log is None:
+            return 0
+        raised: list[Incident] = []
+        n = 0
+        with self._apply_lock:
+            while True:
+                events = self.log.since(self._applied)
+                if not events:
+                    break
+                for ev in events:
+                    result = self._apply(ev)
+                    self._applied = ev["seq"]
+                    n += 1
+                    if ev["seq"] in self._pending:
+                        self._mine[ev["seq"]] = result
+                    elif result is not None:
+                        raised.append(result)
+        for inc in raised:
+            for fn in list(self._listeners):
+                try:
+                    fn(inc)
+                except Exception:  # a listener must not stop the others or the sync
+                    logger.exception("incident listener failed")
+        return n
+
+    def _apply(self, ev: dict[str, Any]) -> Incident | None:
+        p = ev["payload"]
+        if ev["kind"] == "forget":
+            self._forget_local(ev["call_id"])
+            return None
+        self._event_id = ev["seq"]
+        try:
+            return self._observe_local(ev["call_id"], p.get("code"), p.get("region"), p["at"],
+                                       location=p.get("location"), onset=p.get("onset"))
+        except InvalidInputError as e:  # validated before it was written; only a damaged row gets here
+            logger.warning("incident event %s skipped: %s", ev["seq"], e)
+            return None
+        finally:
+            self._event_id = None
+
+    def _through_log(self, kind: str, call_id: str, when: datetime, payload: dict[str, Any]) -> Incident | None:
+        seq = self.log.append(kind, call_id, when, payload)
+        with self._apply_lock:
+            self._pending.add(seq)
+        try:
+            self.sync()
+            with self._apply_lock:
+                return self._mine.pop(seq, None)
+        finally:
+            with self._apply_lock:
+                self._pending.discard(seq)
+                self._mine.pop(seq, None)
+
     def observe(self, call_id: str, code: str | None, region: str | None, at: datetime | str, *,
                 location: str | None = None, onset: Onset | str | None = None) -> Incident | None:
+        """Record the call's current category; returns an incident only when this call raises it.
+
+        In shared mode (``log``) the vote is written to the log first and applied in the log's order.
+        """
+        if self.log is None:
+            return self._observe_local(call_id, code, region, at, location=location, onset=onset)
+        when = parse_time(at, field="at")
+        if onset is not None:
+            try:
+                onset = Onset(onset).value
+            except ValueError:
+                raise InvalidInputError(f"onset must be one of {[o.value for o in Onset]}, got {onset!r}") from None
+        return self._through_log("observe", call_id, when,
+                                 {"code": code, "region": region, "location": location, "onset": onset})
+
+    def _observe_local(self, call_id: str, code: str | None, region: str | None, at: datetime | str, *,
+                       location: str | None = None, onset: Onset | str | None = None) -> Incident | None:
         """Record the call's current category; returns an incident only when this call raises it.
 
         Args:
@@ -330,6 +423,14 @@ class IncidentDetector:
 
     def forget(self, call_id: str) -> None:
         """Drop a call's pending vote (it stays listed in any incident it joined)."""
+        if self.log is not None:
+            from datetime import timezone
+
+            self._through_log("forget", call_id, datetime.now(timezone.utc), {})
+            return
+        self._forget_local(call_id)
+
+    def _forget_local(self, call_id: str) -> None:
         with self._lock:
             vote = self._votes.pop(call_id, None)
             if vote is not None:
@@ -337,12 +438,14 @@ class IncidentDetector:
 
     def active(self, at: datetime | str) -> list[Incident]:
         """Incidents still open at ``at``."""
+        self.sync()
         when = parse_time(at, field="at")
         with self._lock:
             return [self._public(i, when) for i in self._incidents if self._is_open(i, when)]
 
     def all(self, at: datetime | str | None = None) -> list[Incident]:
         """Every incident raised so far, oldest first (``status`` evaluated at ``at`` when given)."""
+        self.sync()
         when = parse_time(at, field="at") if at is not None else None
         with self._lock:
             return [self._public(i, when) for i in self._incidents]
@@ -354,6 +457,7 @@ class IncidentDetector:
             NotFoundError: no incident has this id (or it was dropped past ``max_incidents``).
         """
         when = parse_time(at, field="at") if at is not None else None
+        self.sync()
         with self._lock:
             for inc in self._incidents:
                 if inc["id"] == incident_id:
@@ -476,7 +580,7 @@ class IncidentDetector:
         members.sort(key=lambda v: v.at)
         fam = self._by_name[vote.family]
         incident = {
-            "id": f"inc-{next(self._ids)}",
+            "id": f"inc-{self._event_id if self._event_id is not None else next(self._ids)}",
             "type": "mass_incident",
             "family": fam.name,
             "region": self._label(target),

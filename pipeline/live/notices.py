@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from typing import Any
 from hotline.core.errors import InvalidInputError, NotFoundError
 from hotline.core.results import Notice, NoticeKind
 from hotline.core.taxonomy import Taxonomy, default_taxonomy
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["NoticeBoard", "NoticeKind", "region_matches", "parse_time", "CHINA_TZ"]
 
@@ -73,12 +76,48 @@ class NoticeBoard:
     notices to calls.
     """
 
-    def __init__(self, *, taxonomy: Taxonomy | None = None, max_notices: int = 10_000) -> None:
+    def __init__(self, *, taxonomy: Taxonomy | None = None, max_notices: int = 10_000, repo: Any = None) -> None:
         self.taxonomy = taxonomy
         self.max_notices = max_notices
+        self.repo = repo  # a hotline.store.notices.NoticeRepo: durable, shared by every replica
         self._notices: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        if repo is not None:
+            self.sync()
+
+    def sync(self) -> int:
+        """Take in the notices other replicas added or withdrew (listeners hear of each); returns how many
+        changed. A no-op without a store."""
+        if self.repo is None:
+            return 0
+        with self._sync_lock:
+            stored = self.repo.active_ids()
+            with self._lock:
+                local = set(self._notices)
+            gone = local - stored
+            new = [n for n in (self._restore(b) for b in self.repo.bodies(stored - local)) if n is not None]
+            with self._lock:
+                removed = [self._notices.pop(nid) for nid in gone if nid in self._notices]
+                for n in new:
+                    self._notices[n["id"]] = n
+        for n in removed:
+            self._emit("deleted", n)
+        for n in new:
+            self._emit("added", n)
+        return len(removed) + len(new)
+
+    def _restore(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """A stored notice back into the board's shape (its id and created_at kept); None if it no longer
+        validates (e.g. a category removed from the taxonomy), logged."""
+        try:
+            clean = self._validate(body)
+        except InvalidInputError as e:
+            logger.warning("stored notice %s skipped: %s", body.get("id"), e)
+            return None
+        clean["created_at"] = body.get("created_at", clean["created_at"])
+        return clean
 
     def _tax(self) -> Taxonomy:
         if self.taxonomy is None:
@@ -102,12 +141,18 @@ class NoticeBoard:
                 raise InvalidInputError(
                     f"the notice board holds {self.max_notices} notices already; delete old ones first"
                 )
+            if self.repo is not None:  # durable before it is acknowledged; a duplicate id fails here
+                self.repo.insert(_public(clean))
             self._notices[clean["id"]] = clean
         self._emit("added", clean)
         return _model(clean)
 
     def delete(self, notice_id: str) -> Notice:
+        if self.repo is not None and notice_id not in self._notices:
+            self.sync()  # another replica may have published it a moment ago
         with self._lock:
+            if self.repo is not None and notice_id in self._notices:
+                self.repo.delete(notice_id)
             notice = self._notices.pop(notice_id, None)
         if notice is None:
             raise NotFoundError(f"no notice with id {notice_id!r}; list them with GET /v1/notices")

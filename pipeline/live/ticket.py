@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from hotline.core.results import Speaker
+from hotline.pipeline.grading import grade_call
 from hotline.pipeline.slots import CallSlotTracker
 
 __all__ = ["SlotMemory", "draft_ticket", "dispatch_copy", "summarise"]
@@ -62,7 +63,8 @@ class SlotMemory(CallSlotTracker):
 
 
 def draft_ticket(spec: Any, category: str | None, slots: SlotMemory,
-                 customer_masked: dict[str, str]) -> dict[str, Any]:
+                 customer_masked: dict[str, str], *, escalation: dict[str, Any] | None = None,
+                 mass_incident: bool = False, started_at: Any = None) -> dict[str, Any]:
     """The ticket draft of the call state (a :class:`~hotline.core.results.TicketDraft` as a dict).
 
     Args:
@@ -70,6 +72,10 @@ def draft_ticket(spec: Any, category: str | None, slots: SlotMemory,
         category: The shown category code, or ``None``.
         slots: What the call's turns said.
         customer_masked: Known customer data by field name (masked), used when no turn gave the field.
+        escalation: The call's escalation state; with ``mass_incident`` and the customer data it sets the grade
+            (:func:`hotline.pipeline.grading.grade_call`, the same function batch analysis uses).
+        mass_incident: The call is covered by an open mass incident.
+        started_at: When the call started (aware datetime); the deadline is it plus the spec's time limit.
     """
     fields = []
     missing = []
@@ -100,6 +106,10 @@ def draft_ticket(spec: Any, category: str | None, slots: SlotMemory,
         "missing": missing,
         "suggested_questions": questions,
         "dispatch_route": getattr(spec, "dispatch_route", None) if spec is not None else None,
+        # a live call is not known to be a repeat (batch analysis finds those across calls)
+        **grade_call(escalation=escalation, customer=customer_masked, mass_incident=mass_incident,
+                     dispatch_route=getattr(spec, "dispatch_route", None) if spec is not None else None,
+                     started_at=started_at).to_dict(),
     }
 
 

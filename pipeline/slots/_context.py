@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hotline.core.mask import PiiEntity
+from hotline.core.mask import PiiEntity, mask_pii
 from hotline.pipeline.slots._evidence import evidence
 
 __all__ = ["Utterance"]
@@ -65,6 +65,21 @@ class Utterance:
         if not self.entities:
             return self.norm[start:end]
         return self.masked[self._masked_pos(start) : self._masked_pos(end)]
+
+    def masked_value(self, value: str) -> str | None:
+        """A slot's ``value`` as the agent may see it, or None where it holds no personal number.
+
+        A number found in the text is masked where the value repeats it as said (幸福小区13812345678号 →
+        幸福小区138****5678号); whatever else the value holds is masked on its own, so a value taken apart
+        from its text still never shows a number whole.
+        """
+        out = value
+        for e in self.entities:
+            said = self.norm[e.start : e.end]
+            if said in out:
+                out = out.replace(said, e.masked)
+        out = mask_pii(out).text
+        return None if out == value else out
 
     def has_pii(self, start: int, end: int) -> bool:
         return bool(self.entities) and any(e.start < end and start < e.end for e in self.entities)

@@ -264,6 +264,9 @@ class CallSlotTracker:
             new = value[:i] + edit.new + value[i + len(edit.old) :]
             slot = {k: v for k, v in base.slot.items() if k not in ("evidence", "masked")}
             slot["value"] = new
+            shown = mask_pii(new).text  # a corrected address may now hold a number
+            if shown != new:
+                slot["masked"] = shown
             if "resolved" in base.slot:
                 slot["resolved"] = _resolve_again(name, new, ref)
         slot["evidence"] = edit.evidence

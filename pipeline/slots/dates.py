@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import functools
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import MAXYEAR, MINYEAR, date, datetime, time, timedelta
 from typing import Any
 
 from hotline.core.errors import InvalidInputError
@@ -101,8 +101,16 @@ def _date_re() -> re.Pattern[str]:
 
 
 def _month_shift(d: date, months: int) -> date:
+    """``d`` moved by whole months (day clamped to the month's last); OverflowError past the calendar's ends."""
     y, m = divmod(d.year * 12 + d.month - 1 + months, 12)
-    return date(y, m + 1, min(d.day, calendar.monthrange(y, m + 1)[1]))
+    return date(_in_calendar(y), m + 1, min(d.day, calendar.monthrange(y, m + 1)[1]))
+
+
+def _in_calendar(year: int) -> int:
+    """``year`` if :class:`datetime.date` can hold it (1–9999), else OverflowError, as date arithmetic raises."""
+    if not MINYEAR <= year <= MAXYEAR:
+        raise OverflowError(f"year {year} is outside {MINYEAR}..{MAXYEAR}")
+    return year
 
 
 def _to_int(s: str) -> int | None:
@@ -146,7 +154,8 @@ def resolve_time(
 
     Returns:
         ``(number of parts said, ISO date or datetime or None)``; None when nothing there reads as a time
-        or the clock is impossible (25点).
+        or the clock is impossible (25点). The value is None (the expression still counts as said) when it
+        cannot be resolved: relative with no ``ref``, or beyond the calendar's ends (三千年前, 明天 on 9999-12-31).
 
     Example:
         >>> from datetime import datetime
@@ -165,7 +174,11 @@ def resolve_time(
         pos = d.end()
         if pos < end and text[pos] == "的":
             pos += 1
-        day, exact, implied_period = _resolve_date(d, ref, future)
+        try:
+            day, exact, implied_period = _resolve_date(d, ref, future)
+        except OverflowError:
+            # past the calendar's ends (三千年前, or 明天 said on 9999-12-31): said, not resolvable
+            day, exact, implied_period = None, None, None
     while pos < end and text[pos] == " ":
         pos += 1
     p = _PERIOD_RE.match(text, pos, end)
@@ -187,7 +200,10 @@ def resolve_time(
     if exact is not None:
         return n_parts, exact.isoformat()
     if hour_min is not None:
-        return n_parts, _at_clock(day, d is not None, hour_min, period, ref, future)
+        try:
+            return n_parts, _at_clock(day, d is not None, hour_min, period, ref, future)
+        except OverflowError:  # 明天夜里两点 said on 9999-12-31
+            return n_parts, None
     return n_parts, day.isoformat() if day is not None else None
 
 
@@ -293,7 +309,7 @@ def _resolve_date(
         if per.endswith("月"):
             return _month_shift(today.replace(day=1), _month_offset(per)), None, None
         if per.endswith("年"):
-            return date(today.year + {"去年": -1, "前年": -2, "今年": 0, "明年": 1}[per], 1, 1), None, None
+            return date(_in_calendar(today.year + {"去年": -1, "前年": -2, "今年": 0, "明年": 1}[per]), 1, 1), None, None
         week = -14 if per.startswith("上上") else -7 if per.startswith("上") else 7 if per.startswith("下") else 0
         return monday + timedelta(days=week), None, None
     if g("rec"):
@@ -353,7 +369,7 @@ def _resolve_holiday(said: str, today: date | None, future: bool) -> date | None
     entry = table[names[said]]
     for year in (today.year, today.year + 1) if future else (today.year, today.year - 1):
         mmdd = entry.get("date") or entry.get("dates", {}).get(str(year))
-        if not mmdd:
+        if not mmdd or not MINYEAR <= year <= MAXYEAR:
             continue
         month, dom = (int(x) for x in mmdd.split("-"))
         when = date(year, month, dom)

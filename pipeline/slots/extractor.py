@@ -10,8 +10,11 @@ one::
      "amount": {"value": "三十八块钱", "resolved": 38, "evidence": "…"},
      "billing_month": {"value": "上个月", "resolved": "2026-10", "evidence": "…"}, …}
 
-Evidence snippets are cut from the PII-masked text, so raw mobile numbers appear only in the ``value`` of
-number fields (phone, fault_number, broadband_account), each with its ``masked`` form beside it.
+Evidence snippets are cut from the PII-masked text, so raw personal numbers (mobiles, landlines, ID and bank
+cards) appear only in a slot's ``value``, and every slot whose value holds one has its ``masked`` form beside
+it: the number fields (phone, fault_number, broadband_account), and any other value with a number in it (an
+address said with a phone number: ``幸福小区138****5678号``). What the agent sees is ``masked`` where there is
+one; the raw ``value`` goes only to the dispatch copy.
 """
 
 from __future__ import annotations
@@ -117,6 +120,11 @@ class SlotExtractor:
         masked = mask_pii(norm)
         u = Utterance(norm, masked.text, masked.entities, reference_time)
         slots = {name: read(u) for name, read in FIELDS.items()}
+        for slot in slots.values():
+            if slot is not None and "masked" not in slot and isinstance(slot.get("value"), str):
+                shown = u.masked_value(slot["value"])
+                if shown is not None:
+                    slot["masked"] = shown
         source = phone_mention(u)
         # numbers said with no cue: the call-level merge files them under the field the agent just asked for
         bare = tuple(number_slot(u, n) for n in numbers(u) if n.role == "bare" and n.kind not in _NOT_BARE)

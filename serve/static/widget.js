@@ -53,6 +53,8 @@
     state: null,
     lastUpdated: -Infinity,
     lastTurn: -1,
+    turns: new Map(),    // idx → turn: every turn seen this call (states carry only the latest ones)
+    filling: false,      // a transcript fetch is under way
     tax: null,           // code → {code, service_name, phenomenon}
     feedback: {},        // faq id → "suggestion_used" | "suggestion_unhelpful" (this call)
     checks: new Set(),   // ticked checklist items, "label|question"
@@ -63,8 +65,20 @@
     constructor(status, message) { super(message); this.status = status; }
   }
 
+  // The API key: from the link's fragment (#key=…, never sent to the server or written to its logs), kept
+  // for this tab in sessionStorage, then removed from the address bar.
+  const API_KEY = (() => {
+    const m = /(?:^#|&)key=([A-Za-z0-9_\-]+)/.exec(location.hash);
+    if (m) {
+      sessionStorage.setItem("hotline-key", m[1]);
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    return sessionStorage.getItem("hotline-key") || "";
+  })();
+
   async function api(method, path, body) {
     const init = { method, headers: { Accept: "application/json" } };
+    if (API_KEY) init.headers.Authorization = `Bearer ${API_KEY}`;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -155,7 +169,9 @@
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     let ws;
     try {
-      ws = new WebSocket(`${proto}//${location.host}${callPath(S.callId)}/stream`);
+      // browsers cannot set headers on a WebSocket: the key travels as a subprotocol beside "hotline"
+      const protocols = API_KEY ? ["hotline", `bearer.${API_KEY}`] : ["hotline"];
+      ws = new WebSocket(`${proto}//${location.host}${callPath(S.callId)}/stream`, protocols);
     } catch (_) {
       onWsDown(gen);
       return;
@@ -248,6 +264,8 @@
   // ---------------------------------------------------------------- rendering
   function resetView() {
     showError("");
+    S.turns = new Map();
+    S.filling = false;
     $("transcript").replaceChildren();
     $("faq-list").replaceChildren();
     $("summary").hidden = true;
@@ -268,18 +286,44 @@
       S.lastUpdated = t;
       S.lastTurn = last;
       S.state = state;
+      if (mergeTurns(turns)) fillTranscript();
     }
+    const all = [...S.turns.values()].sort((a, b) => a.idx - b.idx);
     renderMeta(state);
     renderNotices(state.notices || []);
     renderIncidents(state.incidents || []);
-    renderEscalation(state.escalation, state.turns || []);
+    renderEscalation(state.escalation, all);
     renderCategory(state.category);
     renderFaqs(state.faqs || []);
     renderTicket(state.ticket);
     renderChecklist(state.checklist || [], state.category);
-    renderTranscript(state.turns || [], state);
+    renderTranscript(all, state);
     if (!force && state.status && state.status !== "active") {
       markEnded(state.status === "expired" ? "通话已过期" : "通话已结束");
+    }
+  }
+
+  /** Remember the turns of a state; true when turns before them were never seen (joined late, or offline). */
+  function mergeTurns(turns) {
+    const seen = S.turns.size ? Math.max(...S.turns.keys()) : -1;
+    for (const t of turns) S.turns.set(t.idx, t);
+    return turns.length > 0 && turns[0].idx > seen + 1;
+  }
+
+  /** Fetch the whole transcript once to fill a gap, then draw the current state again. */
+  async function fillTranscript() {
+    if (S.filling || !S.callId) return;
+    S.filling = true;
+    const gen = S.gen;
+    try {
+      const tr = await api("GET", `${callPath(S.callId)}/transcript`);
+      if (gen !== S.gen) return;
+      for (const turn of tr.turns || []) if (!S.turns.has(turn.idx)) S.turns.set(turn.idx, turn);
+      if (S.state) render(S.state, false);
+    } catch (e) {
+      if (gen === S.gen && e.status !== 404) showError(`获取完整通话记录失败：${e.message}`);
+    } finally {
+      if (gen === S.gen) S.filling = false;
     }
   }
 
@@ -516,6 +560,7 @@
     for (const [idx, li] of have) if (!keep.has(idx)) li.remove();
     const evidence = new Set((state.category && state.category.evidence) || []);
     const flagged = new Set(((state.escalation && state.escalation.reasons) || []).map((r) => r.turn));
+    let prev = null;  // turns arrive out of order (a transcript fetched after newer pushes): keep idx order
     for (const t of turns) {
       let li = have.get(t.idx);
       if (!li) {
@@ -524,10 +569,12 @@
         h("span", { class: "who" }, SPEAKER[t.speaker] || t.speaker),
         h("span", { class: "text", "data-testid": "turn-text" }, t.text || ""),
         t.ts ? h("span", { class: "ts" }, fmtTime(t.ts)) : null);
-        list.append(li);
       }
+      const at = prev ? prev.nextSibling : list.firstChild;
+      if (at !== li) list.insertBefore(li, at);
       li.classList.toggle("evidence", evidence.has(t.idx));
       li.classList.toggle("flagged", flagged.has(t.idx));
+      prev = li;
     }
     if (nearBottom) list.scrollTop = list.scrollHeight;
   }

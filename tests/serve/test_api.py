@@ -7,8 +7,8 @@ from hotline.serve.app import create_app
 
 
 @pytest.fixture(scope="module")
-def client(tiny_home):
-    with TestClient(create_app(tiny_home)) as c:
+def client(tiny_home, bearer):
+    with TestClient(create_app(tiny_home), headers=bearer(tiny_home)) as c:
         yield c
 
 

@@ -15,10 +15,10 @@ BROADBAND = "我家宽带从昨天晚上开始就连不上了，光猫一直亮�
 
 
 @pytest.fixture(scope="module")
-def client(tiny_home, tmp_path_factory):
+def client(tiny_home, tmp_path_factory, bearer):
     settings = tiny_home.model_copy(update={
-        "incident_threshold": 3, "feedback_db": tmp_path_factory.mktemp("fb") / "feedback.sqlite3"})
-    with TestClient(create_app(settings)) as c:
+        "incident_threshold": 3, "database_url": f"sqlite:///{tmp_path_factory.mktemp('db') / 'h.sqlite3'}"})
+    with TestClient(create_app(settings), headers=bearer(settings, "supervisor")) as c:
         yield c
 
 
@@ -200,9 +200,9 @@ def test_bad_utterances(client):
     assert _say(client, call_id, "13812345678")["turns"][0]["text"] == "138****5678"  # digits-only turns are fine
 
 
-def test_text_limit_comes_from_settings(tiny_home, tmp_path):
-    settings = tiny_home.model_copy(update={"max_text_chars": 20, "feedback_db": tmp_path / "fb.sqlite3"})
-    with TestClient(create_app(settings)) as c:
+def test_text_limit_comes_from_settings(tiny_home, tmp_path, bearer):
+    settings = tiny_home.model_copy(update={"max_text_chars": 20, "database_url": f"sqlite:///{tmp_path / 'h.sqlite3'}"})
+    with TestClient(create_app(settings), headers=bearer(settings)) as c:
         call_id = _start(c)
         r = c.post(f"/v1/calls/{call_id}/utterances", json={"speaker": "customer", "text": "宽" * 21})
         assert r.status_code == 422 and "the limit is 20" in r.text and "HOTLINE_MAX_TEXT_CHARS" in r.text, r.text
@@ -214,11 +214,11 @@ def test_text_limit_comes_from_settings(tiny_home, tmp_path):
         assert "at most 20 characters" in schema["properties"]["text"]["description"]
 
 
-def test_idle_calls_expire_in_the_background(tiny_home, tmp_path):
+def test_idle_calls_expire_in_the_background(tiny_home, tmp_path, bearer):
     import time
 
-    settings = tiny_home.model_copy(update={"call_ttl_s": 0.3, "feedback_db": tmp_path / "fb.sqlite3"})
-    with TestClient(create_app(settings)) as c:
+    settings = tiny_home.model_copy(update={"call_ttl_s": 0.3, "database_url": f"sqlite:///{tmp_path / 'h.sqlite3'}"})
+    with TestClient(create_app(settings), headers=bearer(settings)) as c:
         call_id = _start(c)
         with c.websocket_connect(f"/v1/calls/{call_id}/stream") as ws:
             assert ws.receive_json()["data"]["status"] == "active"

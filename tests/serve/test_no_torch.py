@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from hotline.core.settings import Settings
 from hotline.serve.app import create_app
 with TestClient(create_app(Settings(home=sys.argv[1]))) as c:
+    c.headers['Authorization'] = 'Bearer ' + c.app.state.keys.create('agent', name='probe')[0]
     assert c.post('/v1/assist', json={'texts': ['宽带连不上了']}).status_code == 200
     assert c.post('/v1/calls', json={'call_id': 'probe', 'region': '杭州市'}).status_code == 201
     assert c.post('/v1/calls/probe/utterances', json={'speaker': 'customer', 'text': '宽带连不上了'}).status_code == 200

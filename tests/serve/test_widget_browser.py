@@ -41,8 +41,8 @@ def _app(settings):
 
 
 # -- the router alone (no browser) ------------------------------------------------------------------
-def test_widget_routes_and_taxonomy(tiny_home):
-    with TestClient(_app(tiny_home)) as client:
+def test_widget_routes_and_taxonomy(tiny_home, bearer):
+    with TestClient(_app(tiny_home), headers=bearer(tiny_home, "agent")) as client:
         r = client.get("/", follow_redirects=False)
         assert r.status_code == 307 and r.headers["location"] == "/widget"
         page = client.get("/widget")
@@ -70,8 +70,19 @@ def server(tiny_home):
 
 
 @pytest.fixture(scope="module")
-def http(server):
-    with httpx.Client(base_url=server, timeout=30) as client:
+def agent_key(tiny_home, new_key):
+    """The desk's agent key: the telephony side opens calls with it and the widget carries it (#key=…)."""
+    return new_key(tiny_home, "agent")
+
+
+@pytest.fixture(scope="module")
+def supervisor(tiny_home, bearer):
+    return bearer(tiny_home, "supervisor")
+
+
+@pytest.fixture(scope="module")
+def http(server, agent_key):
+    with httpx.Client(base_url=server, timeout=30, headers={"Authorization": f"Bearer {agent_key}"}) as client:
         yield client
 
 
@@ -83,18 +94,18 @@ def _notice(region: str) -> dict:
 
 
 @pytest.mark.browser
-def test_widget_live_call(server, http, browser):
+def test_widget_live_call(server, http, browser, agent_key, supervisor):
     from playwright.sync_api import expect
 
     call_id = "widget-e2e-1"
     assert http.post("/v1/calls", json={"call_id": call_id, "region": "杭州市西湖区"}).status_code == 201
-    assert http.post("/v1/notices", json=_notice("杭州市")).status_code == 201
+    assert http.post("/v1/notices", json=_notice("杭州市"), headers=supervisor).status_code == 201
 
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: console_errors.append(str(e)))
-    page.goto(f"{server}/widget?call={call_id}")
+    page.goto(f"{server}/widget?call={call_id}#key={agent_key}")
     expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live", timeout=WAIT_MS)
 
     # the first turns arrive over the WebSocket (posted by "the telephony side"), the rest via the demo form
@@ -169,7 +180,7 @@ def test_widget_live_call(server, http, browser):
     expect(page.locator("#cat-feedback-msg")).to_contain_text("已提交更正", timeout=WAIT_MS)
     expect(page.get_by_test_id("category-fix-form")).to_be_hidden()
 
-    rows = http.get("/v1/feedback").json()["feedback"]
+    rows = http.get("/v1/feedback", headers=supervisor).json()["feedback"]
     mine = [r for r in rows if r["call_id"] == call_id]
     assert any(r["kind"] == "suggestion_used" and r["target"] == faq_id for r in mine), mine
     wrong = [r for r in mine if r["kind"] == "category_wrong"]
@@ -183,13 +194,13 @@ def test_widget_live_call(server, http, browser):
 
 
 @pytest.mark.browser
-def test_widget_escapes_text_and_polls_without_websocket(server, http, browser):
+def test_widget_escapes_text_and_polls_without_websocket(server, http, browser, agent_key):
     from playwright.sync_api import expect
 
     call_id = "widget-e2e-poll"
     assert http.post("/v1/calls", json={"call_id": call_id, "region": "广州市天河区"}).status_code == 201
     page = browser.new_page()
-    page.goto(f"{server}/widget?call={call_id}&transport=poll")
+    page.goto(f"{server}/widget?call={call_id}&transport=poll#key={agent_key}")
     expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "polling", timeout=WAIT_MS)
     hostile = '<img src=x onerror="window.pwned=1">宽带<b>断网</b>了'
     assert http.post(f"/v1/calls/{call_id}/utterances", json={"speaker": "customer", "text": hostile}).status_code == 200
@@ -206,11 +217,11 @@ def test_widget_escapes_text_and_polls_without_websocket(server, http, browser):
 
 
 @pytest.mark.browser
-def test_widget_unknown_call_shows_error(server, browser):
+def test_widget_unknown_call_shows_error(server, browser, agent_key):
     from playwright.sync_api import expect
 
     page = browser.new_page()
-    page.goto(f"{server}/widget")
+    page.goto(f"{server}/widget#key={agent_key}")
     page.get_by_test_id("call-id-input").fill("no-such-call")
     page.get_by_test_id("join-button").click()
     expect(page.get_by_test_id("error")).to_contain_text("找不到通话", timeout=WAIT_MS)

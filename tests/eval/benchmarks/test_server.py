@@ -9,14 +9,18 @@ from hotline.core.settings import Settings
 from hotline.eval.benchmarks.server import server_env, server_process
 
 
-def test_server_env_passes_every_setting_and_drops_unset_ones(tmp_path):
-    settings = Settings(home=tmp_path, max_batch=7)
+def test_server_env_passes_every_setting_and_drops_unset_ones(tmp_path, monkeypatch):
+    settings = Settings(home=tmp_path, max_batch=7, allowed_origins=["https://crm.example.cn"])
     env = server_env(settings, base={"PATH": "/bin", "HOTLINE_FEEDBACK_DB": "/stale.sqlite3"})
     assert env["PATH"] == "/bin"
     assert env["HOTLINE_HOME"] == str(tmp_path) and env["HOTLINE_MAX_BATCH"] == "7"
     assert "HOTLINE_FEEDBACK_DB" not in env  # None here: an inherited value must not leak into the child
-    assert Settings(**{k.removeprefix("HOTLINE_").lower(): v for k, v in env.items() if k.startswith("HOTLINE_")}) \
-        == settings
+    for k in [k for k in __import__("os").environ if k.startswith("HOTLINE_")]:
+        monkeypatch.delenv(k)
+    for k, v in env.items():  # the child reads them as its environment, lists as JSON
+        if k.startswith("HOTLINE_"):
+            monkeypatch.setenv(k, v)
+    assert Settings() == settings
 
 
 @pytest.mark.slow

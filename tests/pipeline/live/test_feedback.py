@@ -71,3 +71,32 @@ def test_concurrent_writers(tmp_path):
     for t in threads:
         t.join()
     assert store.count() == 160
+
+
+def test_note_is_masked_like_text(tmp_path):
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    row = store.add(kind="suggestion_unhelpful", target="kb-002", text="回电+86 138 1234 5678",
+                    note="客户说座机0755-88889999，身份证11010119900307123X，卡号6222 0212 3456 7890")
+    assert row.text == "回电+86 138****5678"
+    assert row.note == "客户说座机0755****9999,身份证110***********123X,卡号6222********7890"
+    assert store.list()[0].note == row.note
+    with sqlite3.connect(tmp_path / "fb.sqlite3") as conn:
+        stored = json.dumps(conn.execute("SELECT text, note FROM feedback").fetchall(), ensure_ascii=False)
+    for raw in ("12345678", "88889999", "11010119900307123X", "6222 0212"):
+        assert raw not in stored
+    store.close()
+
+
+def test_rows_stored_raw_come_back_masked(tmp_path):
+    # A database written before masking covered every form: reads and exports mask it after the fact.
+    path = tmp_path / "fb.sqlite3"
+    store = FeedbackStore(path)
+    store.add(kind="category_right", target="broadband.slow", text="宽带慢")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE feedback SET text = ?, note = ?", ("宽带慢,电话138。1234。5678", "回拨壹叁捌壹贰叁肆伍陆柒捌"))
+    row = store.list()[0]
+    assert (row.text, row.note) == ("宽带慢,电话138****5678", "回拨138****5678")
+    assert store.export_jsonl(tmp_path / "out.jsonl") == 1
+    assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8")) == {
+        "text": "宽带慢,电话138****5678", "label": "broadband.slow"}
+    store.close()

@@ -130,18 +130,21 @@ def test_idle_calls_expire(mgr, clock, drain):
     assert mgr.get("new").status == "active"
 
 
-def test_capacity_evicts_oldest_idle_then_refuses(fake_pipeline, make_manager, clock):
-    mgr = make_manager(fake_pipeline, max_calls=2)
+def test_a_full_table_refuses_rather_than_evict_a_call_within_its_ttl(fake_pipeline, make_manager, clock):
+    mgr = make_manager(fake_pipeline, max_calls=2)  # ttl 600 s
     mgr.start_call("a", region="杭州市")
     clock.advance(120)
     mgr.start_call("b", region="杭州市")
-    clock.advance(120)
-    mgr.start_call("c", region="杭州市")  # a and b idle for over a minute: a, the oldest, goes
-    assert {x.call_id for x in mgr.list_calls()} == {"b", "c"}
-    mgr.subscribe("b")  # an open stream keeps a call busy however idle it is
-    with pytest.raises(CallCapacityError, match="HOTLINE_MAX_CALLS"):
-        mgr.start_call("d", region="杭州市")  # c was active just now, b is watched
-    assert {x.call_id for x in mgr.list_calls()} == {"b", "c"}
+    clock.advance(300)  # a on hold for 7 minutes, no stream: still within its TTL, so it stays
+    with pytest.raises(CallCapacityError, match="HOTLINE_MAX_CALLS=2"):
+        mgr.start_call("c", region="杭州市")
+    assert {x.call_id for x in mgr.list_calls()} == {"a", "b"}
+    mgr.end_call("b")  # an ended call makes room
+    mgr.start_call("c", region="杭州市")
+    assert {x.call_id for x in mgr.list_calls()} == {"a", "c"}
+    clock.advance(200)  # a is now past its TTL (620 s idle): it goes before anyone is refused
+    mgr.start_call("d", region="杭州市")
+    assert {x.call_id for x in mgr.list_calls()} == {"c", "d"}
 
 
 def test_discard_closes_the_stream(mgr, drain):

@@ -85,7 +85,8 @@ def test_draft_lists_fields_missing_and_questions():
     assert ticket["missing"] == ["device"] and ticket["suggested_questions"] == ["请问您的device是什么？"]
     assert ticket["category"] == "broadband.cannot_connect" and ticket["dispatch_route"] == "装维"
     empty = draft_ticket(None, None, SlotMemory(), {})
-    assert empty == {"category": None, "fields": [], "missing": [], "suggested_questions": [], "dispatch_route": None}
+    assert empty == {"category": None, "fields": [], "missing": [], "suggested_questions": [], "dispatch_route": None,
+                     "grade": "普通", "grade_reasons": [], "time_limit_h": None, "deadline": None}
 
 
 def test_dispatch_copy_is_raw_and_resolved():
@@ -200,3 +201,33 @@ def test_a_read_back_the_caller_agrees_to_wins_in_a_live_call(mgr):
     phone = next(f for f in s.ticket.fields if f.name == "phone")
     assert phone.value == "138****5678" and phone.evidence_turn == 1
     assert mgr.slot_values("c1")["phone"] == "13812345678"
+
+
+def test_a_number_inside_an_address_is_masked_in_the_draft_and_raw_in_the_dispatch_copy():
+    slots = SlotMemory()
+    slots.record(SlotExtractor().extract("我家在幸福小区13812345678号,宽带连不上"), idx=0, speaker="customer")
+    ticket = draft_ticket(SPEC, "broadband.cannot_connect", slots, {})
+    fields = {f["name"]: f for f in ticket["fields"]}
+    assert fields["location"]["value"] == "幸福小区138****5678号"
+    assert fields["phone"]["value"] == "138****5678"
+    assert "13812345678" not in str(ticket) and "13812345678" not in summarise(
+        {"category": None, "turns": [], "ticket": ticket, "escalation": {"escalate": False}, "notices": []})
+    copy = dispatch_copy("c1", "杭州市", ticket, slots, {})
+    assert copy["fields"]["location"] == "幸福小区13812345678号" and copy["fields"]["phone"] == "13812345678"
+
+
+def test_every_number_form_stays_out_of_the_live_state(mgr, caplog):
+    caplog.set_level(logging.DEBUG)
+    mgr.start_call("c1", region="杭州市西湖区", customer={"phone": "+86 139 0000 1111"})
+    mgr.add_utterance("c1", "customer", "我家宽带从昨天晚上开始连不上了，光猫亮红灯")
+    said = ["我的电话是+8613812345678", "家里座机0571-87654321也打不通", "地址是幸福小区壹叁捌壹贰叁肆伍陆柒捌号",
+            "身份证号11010119900307123X", "卡号6 2 2 2 0 2 1 2 3 4 5 6 7 8 9 0"]
+    for text in said:
+        s = mgr.add_utterance("c1", "customer", text)
+    state = s.model_dump_json()
+    for raw in ("13812345678", "87654321", "11010119900307123X", "6222021234567890", "13900001111"):
+        assert raw not in state.replace(" ", "").replace("-", ""), raw
+        assert raw not in caplog.text
+    end = mgr.end_call("c1")
+    assert "13812345678" not in end.summary and "13812345678" not in end.state.model_dump_json()
+    assert end.ticket.dispatch_copy["fields"]["phone"] == "13812345678"

@@ -163,6 +163,14 @@ def test_a_word_correction(ext, ref):
     assert (out["location"]["value"], out["location"]["status"]) == ("万达广场C座", "corrected")
 
 
+def test_a_word_correction_keeps_a_number_in_the_value_masked(ext, ref):
+    out = _call(ext, ref, (C, "我家在幸福小区13812345678号"), (A, "您是说幸福小区13812345678号对吧"),
+                (C, "不是幸福小区是阳光小区"))
+    loc = out["location"]
+    assert (loc["value"], loc["status"]) == ("阳光小区13812345678号", "corrected")
+    assert loc["masked"] == "阳光小区138****5678号"
+
+
 def test_a_corrected_time_is_resolved_again(ext, ref):
     out = _call(ext, ref, (C, "前天傍晚六点多就没信号了"), (A, "前天傍晚开始的对吗"), (C, "不是前天是大前天"))
     ft = out["fault_time"]

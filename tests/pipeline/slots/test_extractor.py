@@ -117,3 +117,29 @@ def test_extract_call_bad_reference_time(ext: SlotExtractor) -> None:
 
 def test_extract_call_of_no_turns(ext: SlotExtractor) -> None:
     assert ext.extract_call([]) == dict.fromkeys(FIELD_KINDS)
+
+
+# -- what is shown never holds a personal number whole ------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我家在幸福小区13812345678号,宽带断了",
+        "我的手机号是+8613812345678,地址文三路13812345678号",
+        "收到短信说请拨打壹叁捌壹贰叁肆伍陆柒捌领奖",
+        "宽带账号0571-87654321,装在阳光花园0571-87654321号",
+        "那个骗子的号码是138。1234。5678",
+        "身份证号110101199003071234,卡号6222 0212 3456 7890扣了我三十八块钱",
+    ],
+)
+def test_no_slot_shows_a_personal_number(ext: SlotExtractor, text: str) -> None:
+    from hotline.core.mask import mask_pii
+    from hotline.core.normalise import normalise_text
+
+    norm = normalise_text(text)
+    said = [(e.value, norm[e.start : e.end]) for e in mask_pii(norm).entities]
+    assert said  # the text holds personal numbers
+    shown = [s.get("masked") or s["value"] for s in ext.extract(text).values() if s is not None]
+    assert shown  # and some slot was filled
+    for value, raw in said:
+        for s in shown:
+            assert value not in str(s) and raw not in str(s), (s, value)

@@ -86,3 +86,27 @@ def test_location(slot: Callable[..., Any], text: str, value: str) -> None:
 )
 def test_no_location(slot: Callable[..., Any], text: str) -> None:
     assert slot(text, "location") is None
+
+
+# -- personal numbers inside an address: the value is raw (for the dispatch copy), ``masked`` is what is shown --
+@pytest.mark.parametrize(
+    ("text", "value", "masked"),
+    [
+        ("我家在幸福小区13812345678号", "幸福小区13812345678号", "幸福小区138****5678号"),
+        ("我住在文三路13812345678号", "文三路13812345678号", "文三路138****5678号"),
+        ("我家在幸福小区一三八一二三四五六七八号楼", "幸福小区一三八一二三四五六七八号楼", "幸福小区138****5678号楼"),
+        ("地址是阳光花园05718765432号", "阳光花园05718765432号", "阳光花园0571***5432号"),  # a landline
+        ("我住在阳光小区110101199003071234号", "阳光小区110101199003071234号", "阳光小区110***********1234号"),
+    ],
+)
+def test_a_number_inside_an_address_is_masked_for_display(
+    slot: Callable[..., Any], text: str, value: str, masked: str
+) -> None:
+    found = slot(text, "location")
+    assert (found["value"], found["masked"]) == (value, masked)
+    assert "13812345678" not in found["evidence"]
+
+
+def test_an_address_without_personal_numbers_has_no_masked_form(slot: Callable[..., Any]) -> None:
+    found = slot("我住在浙江省杭州市西湖区文三路478号华星小区3幢2单元501室", "location")
+    assert "masked" not in found
