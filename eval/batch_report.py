@@ -172,17 +172,25 @@ def _qa_flags(qa: dict[str, Any]) -> Any:
 
 
 def _qa_agents(qa: dict[str, Any]) -> Any:
+    """Agents (the lowest :data:`_TOP_AGENTS` by all-flags pass rate) × flags: each cell a pass rate."""
     import plotly.graph_objects as go
 
     agents = sorted(qa.get("agents") or [], key=lambda a: (a.get("pass_rate", 0.0), a.get("agent_id", "")))
     shown = agents[:_TOP_AGENTS][::-1]  # the lowest at the top
-    fig = go.Figure(go.Bar(x=[a["pass_rate"] for a in shown], y=[f"{a['agent_id']} ({a.get('team') or '—'})"
-                                                                 for a in shown],
-                           orientation="h", marker_color="#e07b39",
-                           text=[f"{a['pass_rate']:.0%} / {a['calls']} 通" for a in shown], textposition="auto",
-                           hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
-    fig.update_xaxes(title_text="全部检查项通过的通话占比", range=[0, 1], tickformat=".0%")
-    return _layout(fig, f"坐席质检通过率 (最低 {len(shown)} 位)", height=max(360, 24 * len(shown) + 120))
+    codes = [f["flag"] for f in qa.get("flags") or []]
+    cols = ["全部通过", *[QA_FLAG_NAMES.get(c, c) for c in codes]]
+    z, text = [], []
+    for a in shown:
+        per = {f["flag"]: f for f in a.get("flags") or []}
+        row = [a.get("pass_rate"), *[per[c]["pass_rate"] if c in per else None for c in codes]]
+        z.append(row)
+        text.append(["—" if v is None else f"{v:.0%}" for v in row])
+    fig = go.Figure(go.Heatmap(z=z, x=cols, y=[f"{a['agent_id']} ({a.get('team') or '—'}, {a['calls']} 通)"
+                                              for a in shown],
+                               text=text, texttemplate="%{text}", zmin=0, zmax=1, colorscale="RdYlGn",
+                               colorbar={"title": "通过率", "tickformat": ".0%"},
+                               hovertemplate="%{y} %{x}: %{text}<extra></extra>"))
+    return _layout(fig, f"坐席质检通过率 (按检查项, 最低 {len(shown)} 位)", height=max(360, 26 * len(shown) + 140))
 
 
 def _incidents(incidents: list[dict[str, Any]], names: _Names) -> Any:

@@ -76,7 +76,8 @@ class Encoder:
                 for j, i in enumerate(todo):
                     out[i] = vecs[j]
                     if self.cache_size:
-                        self._cache[(is_query, texts[i])] = vecs[j]
+                        # a copy: a row view would keep its whole batch's array alive while it stays cached
+                        self._cache[(is_query, texts[i])] = vecs[j].copy()
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         return out

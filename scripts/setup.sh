@@ -11,5 +11,5 @@ fi
 echo "==> installing CPU-only torch==2.13.0"
 "$VENV/bin/pip" install -q --disable-pip-version-check torch==2.13.0
 echo "==> installing hotline and its dependencies"
-"$VENV/bin/pip" install -q --disable-pip-version-check -e '.[dev]'
+"$VENV/bin/pip" install -q --disable-pip-version-check -e '.[dev,ray]'  # ray: CI runs the local == Ray engine test
 echo "==> done: $VENV/bin/hotline"

@@ -129,7 +129,8 @@ def new_key():
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory):
     """A real PostgreSQL server for the session (Debian's package, ``scripts/ensure-postgres.sh``), on a
-    Unix socket in a temp folder; yields its SQLAlchemy URL. Skips when PostgreSQL is not installed."""
+    Unix socket in a temp folder; yields the SQLAlchemy URL of a fresh database on it for each test (see
+    ``postgres_db``). Skips when PostgreSQL is not installed."""
     import glob
     import os
     import shutil
@@ -189,3 +190,18 @@ def browser():
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture()
+def postgres_db(postgres_url):
+    """A new, empty database on the session's PostgreSQL server, for one test."""
+    import uuid
+
+    import sqlalchemy
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    yield postgres_url.replace("/hotline?", f"/{name}?")

@@ -16,8 +16,9 @@ Figures, per engine:
 * ``unique_turn_share``: distinct turn texts / turns — the analyzer embeds each distinct text once (an agent's
   script lines repeat across calls), so this says how much of the encoder work the input really asked for.
 
-The ``ray`` slot is filled once a Ray engine is installed (``hotline analyze --engine ray``); until then it
-reads ``not_run`` with the reason.
+The ``ray`` slot: the same input through ``hotline analyze --engine ray`` on a local Ray with as many actors
+(:mod:`~hotline.eval.benchmarks.batch_ray`), its calls/s per core over local's as ``vs_local``; ``not_run``
+with the reason when Ray is not installed.
 
 Example:
     >>> result = run_batch_benchmark(Settings(), n_calls=200, workers=1)  # doctest: +SKIP
@@ -174,17 +175,20 @@ def run_batch_benchmark(settings: Settings, *, n_calls: int = 100_000, turns: in
         data = write_calls(calls_path, n_calls, turns=turns)
         logger.info("analyzing them with the local engine, %d worker(s)", workers)
         local = _run_local(calls_path, root / "local", settings, workers)
+        from hotline.eval.benchmarks.batch_ray import ray_throughput
+
+        logger.info("analyzing them with the Ray engine, %d actor(s)", workers)
+        ray = ray_throughput(calls_path, root / "ray", settings, workers, memory_sampler=_MemorySampler, local=local)
         result = {
             "benchmark": "batch", "cores": os.cpu_count(), "input": {**data, "path": str(calls_path),
                                                                        "bytes": calls_path.stat().st_size},
-            "engines": {"local": local,
-                        "ray": {"status": "not_run", "reason": "no Ray engine installed yet (hotline analyze "
-                                                              "--engine ray); its figures go here"}},
+            "engines": {"local": local, "ray": ray},
             "targets": TARGETS,
         }
     result["verdicts"] = {
         "local_calls_per_s_per_core": _verdict(local["calls_per_s_per_core"], TARGETS["calls_per_s_per_core"], True),
         "peak_rss_mb": _verdict(local["peak_rss_mb"], TARGETS["peak_rss_mb"], False),
+        "ray_within_local": _verdict(ray.get("vs_local"), 1.0 - TARGETS["ray_within_local"], True),
     }
     return result
 
@@ -210,7 +214,9 @@ def render_batch(result: dict[str, Any]) -> str:
                      f"{e['calls_per_cpu_s'] or 0:>8.1f} {e['peak_rss_mb']:>8.0f}  ok")
     t = result["targets"]
     lines.append(f"targets: >= {t['calls_per_s_per_core']:.0f} calls/s per core ({result['verdicts']['local_calls_per_s_per_core']}), "
-                 f"peak < {t['peak_rss_mb']:.0f} MB ({result['verdicts']['peak_rss_mb']})")
+                 f"peak < {t['peak_rss_mb']:.0f} MB ({result['verdicts']['peak_rss_mb']}), "
+                 f"Ray within {t['ray_within_local']:.0%} of local per core "
+                 f"({result['engines']['ray'].get('vs_local', '—')}: {result['verdicts']['ray_within_local']})")
     return "\n".join(lines)
 
 

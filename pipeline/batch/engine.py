@@ -184,6 +184,8 @@ def analyze(paths: Iterable[str | Path], out_dir: str | Path, settings: Settings
     """
     if engine not in ENGINES:
         raise InvalidInputError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    if ray_address and engine != "ray":
+        raise InvalidInputError(f"--ray-address needs --engine ray, got engine {engine!r}")
     if engine == "ray":  # the same per-call function and aggregation, mapped by Ray Data
         if store is not None or analyzer is not None:
             raise InvalidInputError("--engine ray reads calls files only; use --engine local for --store "

@@ -175,15 +175,30 @@ def _init_ray(ray: Any, address: str | None, workers: int, object_store_mb: int 
 
 
 def _in_input_order(folder: Path) -> Iterator[dict[str, Any]]:
-    """Rows of the Ray output files merged by ``seq`` (each file sorted first: a file holds a few blocks)."""
+    """Rows of the Ray output files merged by ``seq``, opening a file only when the merge reaches its first
+    ``seq`` (files hold a few blocks each and rarely overlap, so memory is a file or two, not the output)."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    def one(path: Path) -> Iterator[dict[str, Any]]:
-        table = pq.read_table(path).sort_by("seq")
-        yield from table.to_pylist()
-
-    files = sorted(folder.rglob("*.parquet"))
-    yield from heapq.merge(*(one(p) for p in files), key=lambda r: r["seq"])
+    spans = []
+    for path in sorted(folder.rglob("*.parquet")):
+        seq = pq.read_table(path, columns=["seq"]).column("seq")
+        if len(seq):
+            spans.append((pc.min(seq).as_py(), str(path)))
+    spans.sort()
+    heap: list[tuple[int, int, dict[str, Any], Iterator[dict[str, Any]]]] = []
+    nxt = 0
+    while heap or nxt < len(spans):
+        while nxt < len(spans) and (not heap or spans[nxt][0] <= heap[0][0]):
+            rows = iter(pq.read_table(spans[nxt][1]).sort_by("seq").to_pylist())  # one file, sorted
+            first = next(rows)
+            heapq.heappush(heap, (first["seq"], nxt, first, rows))
+            nxt += 1
+        _, i, row, rows = heapq.heappop(heap)
+        yield row
+        following = next(rows, None)
+        if following is not None:
+            heapq.heappush(heap, (following["seq"], i, following, rows))
 
 
 def analyze_ray(paths: Iterable[str | Path], out_dir: str | Path, settings: Settings, *, workers: int | None = None,
@@ -232,12 +247,14 @@ def analyze_ray(paths: Iterable[str | Path], out_dir: str | Path, settings: Sett
         key = load_repeat_key(settings)
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
+        # the actors hold one CPU each; reading and writing are light and must not wait for a CPU the actors
+        # hold (with ``workers`` = every CPU that would deadlock), so they ask for none
         ds = ray.data.read_datasource(_datasource(paths, settings.max_text_chars, settings.max_turns_per_call,
-                                                  block_rows or 4 * batch_calls))
+                                                  block_rows or 4 * batch_calls), num_cpus=0)
         ds = ds.map_batches(_CallAnalyzerActor, fn_constructor_args=(settings, key, gaps), batch_format="pyarrow",
                             batch_size=batch_calls, concurrency=workers, num_cpus=1)
         try:
-            ds.write_parquet(str(stage))
+            ds.write_parquet(str(stage), ray_remote_args={"num_cpus": 0})
         except Exception as e:  # a worker's error arrives wrapped (RayTaskError, UserCodeException)
             cause: BaseException | None = e
             while cause is not None and not isinstance(cause, InvalidInputError):

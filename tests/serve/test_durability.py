@@ -119,11 +119,11 @@ def test_kill_9_loses_nothing_acknowledged(tiny_home, tmp_path, new_key):
         server.stop()
 
 
-def test_two_replicas_one_postgres_one_incident(tiny_home, postgres_url, new_key):
-    settings = tiny_home.model_copy(update={"database_url": postgres_url})
+def test_two_replicas_one_postgres_one_incident(tiny_home, postgres_db, new_key):
+    settings = tiny_home.model_copy(update={"database_url": postgres_db})
     sup = {"Authorization": f"Bearer {new_key(settings, 'supervisor')}"}
-    a = Server(tiny_home.home, postgres_url).start()
-    b = Server(tiny_home.home, postgres_url).start()
+    a = Server(tiny_home.home, postgres_db).start()
+    b = Server(tiny_home.home, postgres_db).start()
     try:
         ca = httpx.Client(base_url=a.url, headers=sup, timeout=30)
         cb = httpx.Client(base_url=b.url, headers=sup, timeout=30)

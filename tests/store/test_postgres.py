@@ -1,4 +1,4 @@
-"""The store on a real PostgreSQL server (started by the ``postgres_url`` fixture): migrations, keys, the
+"""The store on a real PostgreSQL server (started by the ``postgres_db`` fixture): migrations, keys, the
 shared notice board and incident log between two "replicas", live-call rows."""
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ from .test_shared import T0, _notice
 pytestmark = pytest.mark.slow
 
 
-def test_migrate_twice_and_keys(postgres_url):
-    db = open_database(postgres_url)
-    open_database(postgres_url)  # a second replica starting: the advisory lock serialises, nothing to do
+def test_migrate_twice_and_keys(postgres_db):
+    db = open_database(postgres_db)
+    open_database(postgres_db)  # a second replica starting: the advisory lock serialises, nothing to do
     assert set(metadata.tables) <= set(inspect(db.engine).get_table_names())
     keys = KeyStore(db, cache_s=0)
     secret, rec = keys.create("admin", name="pg")
     assert keys.authenticate(secret).id == rec.id
 
 
-def test_two_replicas_one_incident_and_one_board(postgres_url):
-    a_db, b_db = open_database(postgres_url), open_database(postgres_url)
+def test_two_replicas_one_incident_and_one_board(postgres_db):
+    a_db, b_db = open_database(postgres_db), open_database(postgres_db)
     a = IncidentDetector(threshold=10, log=IncidentLog(a_db, replica="a"))
     b = IncidentDetector(threshold=10, log=IncidentLog(b_db, replica="b"))
     raised = [inc for i in range(12)
@@ -47,8 +47,8 @@ def test_two_replicas_one_incident_and_one_board(postgres_url):
     assert [x.id for x in nb.list()] == [n.id]
 
 
-def test_turn_conflict_on_postgres(postgres_url):
-    repo = CallRepo(open_database(postgres_url))
+def test_turn_conflict_on_postgres(postgres_db):
+    repo = CallRepo(open_database(postgres_db))
     repo.create("pg-call", owner=None, region="长沙市", started_at=T0, customer={}, now=T0)
     repo.append_turn("pg-call", 0, speaker="customer", text="宽带断了", ts=T0)
     with pytest.raises(TurnConflict):

@@ -30,8 +30,12 @@ def test_the_result_has_every_figure(tiny_home, tmp_path):
     for key in ("seconds", "calls_per_s", "calls_per_s_per_core", "calls_per_cpu_s", "peak_rss_mb", "cpu_seconds"):
         assert local[key] > 0, key
     assert set(local["max_rss_mb"]) == {"this_process", "largest_worker"}
-    assert result["engines"]["ray"]["status"] == "not_run"  # the slot for the Ray engine's figures
+    ray = result["engines"]["ray"]  # the same input through `analyze --engine ray` (the [ray] extra CI installs)
+    assert ray["status"] == "ok" and ray["calls"] == 24 and ray["workers"] == 1, ray
+    for key in ("seconds", "calls_per_s", "calls_per_s_per_core", "peak_rss_mb", "vs_local"):
+        assert ray[key] > 0, key
     assert result["input"]["calls"] == 24 and result["input"]["turns"] == 240
-    assert set(result["verdicts"]) == {"local_calls_per_s_per_core", "peak_rss_mb"}
+    assert set(result["verdicts"]) == {"local_calls_per_s_per_core", "peak_rss_mb", "ray_within_local"}
     assert "calls/s" in render_batch(result) and json.dumps(result)
     assert (tmp_path / "local" / "calls.parquet").is_file()
+    assert (tmp_path / "ray" / "calls.parquet").is_file()

@@ -78,6 +78,8 @@ def test_ray_is_not_imported_by_serving_or_the_local_engine(tmp_path):
 def test_ray_rejects_the_store_input(tmp_path):
     with pytest.raises(InvalidInputError, match="--engine ray reads calls files only"):
         analyze([], tmp_path, Settings(), engine="ray", store=object())
+    with pytest.raises(InvalidInputError, match="--ray-address needs --engine ray, got engine 'local'"):
+        analyze([], tmp_path, Settings(), ray_address="ray://head:10001")
 
 
 def test_ray_engine_without_ray_says_how_to_install(tmp_path, monkeypatch):
@@ -88,3 +90,22 @@ def test_ray_engine_without_ray_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray → ImportError
     with pytest.raises(InvalidInputError, match=r"pip install 'hotline\[ray\]'"):
         ray_engine.analyze_ray([src], tmp_path / "out", Settings())
+
+
+def test_ray_output_files_merge_back_into_input_order(tmp_path):
+    import random
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hotline.pipeline.batch.ray_engine import _in_input_order
+
+    seqs = list(range(100))
+    # files as Ray may write them: unsorted inside, one overlapping the next, one of a single row, one empty
+    for k, chunk in enumerate([seqs[0:30], seqs[30:31], seqs[31:70] + [99], seqs[70:99], []]):
+        chunk = chunk[:]
+        random.Random(k).shuffle(chunk)
+        pq.write_table(pa.table({"seq": pa.array(chunk, pa.int64()), "x": [str(v) for v in chunk]}),
+                       tmp_path / f"part-{k}.parquet")
+    rows = list(_in_input_order(tmp_path))
+    assert [r["seq"] for r in rows] == seqs and rows[5]["x"] == "5"
