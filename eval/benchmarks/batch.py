@@ -12,7 +12,7 @@ Figures, per engine:
   single-threaded), ``calls_per_cpu_s`` (÷ CPU seconds of this process and its workers: what a core does
   when the machine is shared);
 * ``peak_rss_mb``: the largest sum of resident memory of this process and its workers, sampled every 0.2 s,
-  beside ``max_rss_mb`` per process (``ru_maxrss``);
+  beside ``max_rss_mb``, the largest of this process and of one worker;
 * ``unique_turn_share``: distinct turn texts / turns — the analyzer embeds each distinct text once (an agent's
   script lines repeat across calls), so this says how much of the encoder work the input really asked for.
 
@@ -31,7 +31,6 @@ import hashlib
 import json
 import logging
 import os
-import resource
 import sys
 import tempfile
 import threading
@@ -101,67 +100,83 @@ def write_calls(path: str | Path, n_calls: int, *, turns: int = 10, seed: int = 
 
 
 class _MemorySampler:
-    """The peak of (this process + its children) resident memory, sampled in a thread."""
+    """Resident memory and CPU time of this process and all its descendants (the pool's workers are children of
+    multiprocessing's fork server, so ``RUSAGE_CHILDREN`` would miss them), sampled in a thread.
+
+    Attributes:
+        peak_bytes: The largest sum of resident memory seen.
+        peak_by_pid: The largest resident memory seen per process.
+        cpu_s: CPU seconds (user + system) per process at its last sample.
+    """
 
     def __init__(self, every_s: float = 0.2) -> None:
         import psutil
 
         self.every_s = every_s
         self.peak_bytes = 0
+        self.peak_by_pid: dict[int, int] = {}
+        self.cpu_s: dict[int, float] = {}
         self._proc = psutil.Process()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _loop(self) -> None:
+    def _sample(self) -> None:
         import psutil
 
+        total = 0
+        for p in [self._proc, *self._proc.children(recursive=True)]:
+            try:
+                with p.oneshot():
+                    rss, cpu = p.memory_info().rss, p.cpu_times()
+            except psutil.Error:  # a worker that just exited
+                continue
+            total += rss
+            self.peak_by_pid[p.pid] = max(self.peak_by_pid.get(p.pid, 0), rss)
+            self.cpu_s[p.pid] = cpu.user + cpu.system
+        self.peak_bytes = max(self.peak_bytes, total)
+
+    def _loop(self) -> None:
         while not self._stop.is_set():
-            total = 0
-            for p in [self._proc, *self._proc.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:  # a worker that just exited
-                    continue
-            self.peak_bytes = max(self.peak_bytes, total)
+            self._sample()
             self._stop.wait(self.every_s)
 
     def __enter__(self) -> _MemorySampler:
+        self._sample()
+        self._cpu0 = dict(self.cpu_s)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds used since the start (a worker's last 0.2 s before it exited may be missed)."""
+        return sum(v - self._cpu0.get(pid, 0.0) for pid, v in self.cpu_s.items())
 
 
 def _run_local(calls_path: Path, out_dir: Path, settings: Settings, workers: int) -> dict[str, Any]:
     from hotline.pipeline.batch.engine import analyze
 
-    cpu0 = _cpu_seconds()
-    with _MemorySampler() as mem:
+    with _MemorySampler() as procs:
         summary = analyze([calls_path], out_dir, settings, workers=workers, progress=False)
-    cpu = _cpu_seconds() - cpu0
+    cpu = procs.cpu_seconds
     n = summary["n_calls"]
+    me = os.getpid()
+    others = [v for pid, v in procs.peak_by_pid.items() if pid != me]
     return {
         "status": "ok", "workers": workers, "calls": n, "seconds": summary["seconds"],
         "map_seconds": summary["map_seconds"], "calls_per_s": summary["calls_per_s"],
         "calls_per_s_per_core": round(summary["calls_per_s"] / workers, 2) if summary["calls_per_s"] else None,
         "cpu_seconds": round(cpu, 2), "calls_per_cpu_s": round(n / cpu, 2) if cpu > 0 else None,
-        "peak_rss_mb": round(mem.peak_bytes / 2**20, 1),
-        "max_rss_mb": {"this_process": round(_maxrss_mb(resource.RUSAGE_SELF), 1),
-                       "largest_worker": round(_maxrss_mb(resource.RUSAGE_CHILDREN), 1)},
+        "peak_rss_mb": round(procs.peak_bytes / 2**20, 1),
+        "max_rss_mb": {"this_process": round(procs.peak_by_pid.get(me, 0) / 2**20, 1),
+                       "largest_worker": round(max(others, default=0) / 2**20, 1)},
         "incidents": summary["incidents"], "repeats": summary["repeats"]["n"],
         "gap_drafts": summary["gaps"]["drafts"],
     }
-
-
-def _cpu_seconds() -> float:
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def _maxrss_mb(who: int) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
 
 
 def run_batch_benchmark(settings: Settings, *, n_calls: int = 100_000, turns: int = 10, workers: int | None = None,

@@ -5,8 +5,9 @@ in batches of ``batch_calls``; each of ``workers`` processes warms ONE :class:`~
 (the models load once per worker) and turns batches into records; at most two batches per worker are in
 flight, so memory stays flat however large the input; records come back in input order and go to the
 :class:`~hotline.pipeline.batch.aggregate.BatchAggregator`, which writes the outputs. With one worker the
-analyzer runs in this process. Progress: a tqdm bar on a terminal, a plain log line every ``log_every_s``
-seconds otherwise.
+analyzer runs in this process (workers start from multiprocessing's fork server, so a script calling
+``analyze(..., workers=2)`` needs the usual ``if __name__ == "__main__":`` guard). Progress: a tqdm bar on a
+terminal, a plain log line every ``log_every_s`` seconds otherwise.
 
 Another engine (Ray) reuses the same pieces: resolve the caller-hash key once
 (:func:`~hotline.pipeline.batch.repeats.load_repeat_key`) and give it to every worker; per worker, one
