@@ -19,7 +19,10 @@ from hotline.core.errors import InvalidInputError
 from hotline.core.mask import mask_pii
 from hotline.core.normalise import normalise_text
 
-__all__ = ["EscalationDetector"]
+__all__ = ["EscalationDetector", "merge_escalation", "LEVEL_RANK", "MAX_REASONS"]
+
+LEVEL_RANK = {"none": 0, "watch": 1, "high": 2}
+MAX_REASONS = 50  # most reasons a call keeps
 
 _NUMERAL = "0-9零〇洞一幺二两三四五六七八九十"
 _DIGIT_CLASS = {
@@ -215,3 +218,19 @@ class EscalationDetector:
                 f"texts must be a list of str, got {type(texts).__name__}; wrap a single utterance as [text]"
             )
         return {"flags": [self.detect(t) for t in texts]}
+
+
+def merge_escalation(esc: dict[str, Any], flags: dict[str, Any], idx: int) -> None:
+    """Fold one customer turn's ``flags`` (an :class:`EscalationDetector` row) into a call's running
+    escalation ``esc`` (``{"escalate", "level", "reasons"}``): the highest level wins, reasons are kept once
+    each with the turn that first gave them. Shared by the live engine and batch analysis."""
+    level = flags.get("level", "none")
+    if LEVEL_RANK.get(level, 0) > LEVEL_RANK.get(esc["level"], 0):
+        esc["level"] = level
+    if flags.get("escalate"):
+        esc["escalate"] = True
+    seen = {(r["type"], r["match"]) for r in esc["reasons"]}
+    for r in flags.get("reasons", []):
+        if (r.get("type"), r.get("match")) not in seen and len(esc["reasons"]) < MAX_REASONS:
+            esc["reasons"].append({"type": r.get("type"), "match": r.get("match"), "turn": idx})
+            seen.add((r.get("type"), r.get("match")))

@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from hotline.core.settings import Settings
+from hotline.pipeline.escalation import merge_escalation
 from hotline.pipeline.live.tracker import CategoryTracker
 
 __all__ = ["CallAnalyzer", "QUESTION_RE"]
@@ -63,9 +64,7 @@ QUESTION_RE = re.compile(r"[?？]|吗|为什么|为啥|怎么|怎样|如何|什�
                          r"是不是|有没有|会不会|要不要|行不行|咋")
 _HAN_RE = re.compile("[\u4e00-\u9fff]")
 _MIN_QUESTION_HAN = 6  # shorter questions (什么意思？) say nothing a FAQ entry could answer
-_LEVEL_RANK = {"none": 0, "watch": 1, "high": 2}
 _SEVERITY = ("regulator", "media", "legal", "abuse", "anger", "churn")  # the reason named first, most severe first
-_MAX_REASONS = 50  # as the live engine keeps
 _MAX_BUCKET_INDEX = 64  # position buckets end well before this turn index (the last one is open-ended)
 
 
@@ -250,7 +249,7 @@ class CallAnalyzer:
                 flags = esc_flags[i] or {}
                 if flags.get("escalate") and not esc["escalate"]:
                     esc_turn = i
-                _merge_escalation(esc, flags, i)
+                merge_escalation(esc, flags, i)
                 if self._is_question(masked, None if scope is None else float(scope[i])):
                     asked.append(i)
         cat = tracker.conclusion()
@@ -387,20 +386,6 @@ class _FinalTracker(CategoryTracker):
             return None
         describe, args = self._last
         return describe(*args)
-
-
-def _merge_escalation(esc: dict[str, Any], flags: dict[str, Any], idx: int) -> None:
-    """Fold one customer turn's flags into the call's escalation, as the live engine does."""
-    level = flags.get("level", "none")
-    if _LEVEL_RANK.get(level, 0) > _LEVEL_RANK.get(esc["level"], 0):
-        esc["level"] = level
-    if flags.get("escalate"):
-        esc["escalate"] = True
-    seen = {(r["type"], r["match"]) for r in esc["reasons"]}
-    for r in flags.get("reasons", []):
-        if (r.get("type"), r.get("match")) not in seen and len(esc["reasons"]) < _MAX_REASONS:
-            esc["reasons"].append({"type": r.get("type"), "match": r.get("match"), "turn": idx})
-            seen.add((r.get("type"), r.get("match")))
 
 
 def _masked_value(found: tuple[dict[str, Any], int] | None) -> str | None:

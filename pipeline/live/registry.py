@@ -39,6 +39,7 @@ from hotline.core.errors import ConflictError, InvalidInputError, NotFittedError
 from hotline.core.results import CallBrief, CallState, EndCallResult, Incident, Speaker, Turn
 from hotline.core.settings import Settings
 from hotline.core.validate import CALL_ID_PATTERN, check_call_id
+from hotline.pipeline.escalation import merge_escalation
 from hotline.pipeline.live.events import EventFanout, publish, to_event
 from hotline.pipeline.live.incidents import IncidentDetector, call_onset
 from hotline.pipeline.live.notices import CHINA_TZ, NoticeBoard, parse_time, region_matches
@@ -49,11 +50,9 @@ __all__ = ["CallManager", "CallCapacityError", "ListenerLimitError"]
 
 logger = logging.getLogger(__name__)
 
-_LEVEL_RANK = {"none": 0, "watch": 1, "high": 2}
 _MAX_REGION = 64
 _MAX_CUSTOMER_KEY = 64
 _MAX_CUSTOMER_VALUE = 200
-_MAX_REASONS = 50
 _REPLAY_SLOTS = ("phone", "location", "device", "fault_time")
 _UTTERANCE_ID_RE = re.compile(CALL_ID_PATTERN)  # the same rule as call ids
 
@@ -633,17 +632,7 @@ class CallManager:
         call.no_answer = bool(res.no_answer)
 
     def _update_escalation(self, call: _Call, masked: str, idx: int) -> None:
-        flags = self._escalation_detector().run([masked])["flags"][0]
-        esc = call.escalation
-        level = flags.get("level", "none")
-        if _LEVEL_RANK.get(level, 0) > _LEVEL_RANK.get(esc["level"], 0):
-            esc["level"] = level
-        if flags.get("escalate"):
-            esc["escalate"] = True
-        seen = {(r["type"], r["match"]) for r in esc["reasons"]}
-        for r in flags.get("reasons", []):
-            if (r.get("type"), r.get("match")) not in seen and len(esc["reasons"]) < _MAX_REASONS:
-                esc["reasons"].append({"type": r.get("type"), "match": r.get("match"), "turn": idx})
+        merge_escalation(call.escalation, self._escalation_detector().run([masked])["flags"][0], idx)
 
     def _update_vote(self, call: _Call, when: datetime) -> Incident | None:
         cat = call.tracker.category
