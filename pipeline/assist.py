@@ -67,8 +67,11 @@ class AssistPipeline:
             self.classifier.warm_up()
             self.retriever = FaqRetriever(index_dir=self.index_dir, top_k=self.top_k)
             self.retriever.warm_up()
-            specs_path = self.settings.data_dir / "kb" / "specs.jsonl"
-            self.specs = load_specs(specs_path) if specs_path.is_file() else {}
+            from hotline.index.publish import specs_path
+
+            # the specs the build carries (published with its knowledge base); older builds: the data folder's
+            specs_file = specs_path(self.index_dir, self.settings.data_dir)
+            self.specs = load_specs(specs_file) if specs_file.is_file() else {}
             # specs never change after loading: build their response dicts once (treat them as read-only)
             self._spec_dicts = {code: spec.to_dict() for code, spec in self.specs.items()}
             self.slots = SlotExtractor()

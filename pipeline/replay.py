@@ -104,11 +104,13 @@ def _check_turns(turns: Any, where: str, max_chars: int) -> list[dict[str, str]]
     return clean
 
 
-def field_kinds(data_dir: Path) -> tuple[str, ...]:
-    """Every ticket field kind the shipped handling specs ask for (phone, location, amount, …), sorted."""
+def field_kinds(data_dir: Path, index_dir: Path | None = None) -> tuple[str, ...]:
+    """Every ticket field kind the handling specs ask for (phone, location, amount, …), sorted: the specs of the
+    build at ``index_dir`` when it carries them, else the data folder's."""
     from hotline.index.kb import load_specs
+    from hotline.index.publish import specs_path
 
-    path = data_dir / "kb" / "specs.jsonl"
+    path = specs_path(index_dir, data_dir) if index_dir is not None else data_dir / "kb" / "specs.jsonl"
     kinds = {f.name for spec in (load_specs(path).values() if path.is_file() else []) for f in spec.ticket_fields}
     return tuple(sorted(kinds | set(_SLOTS)))
 
@@ -165,7 +167,7 @@ def run_calls(calls: list[dict[str, Any]], settings: Settings, *, pipeline: Any 
         pipeline = AssistPipeline(settings, classifier_dir=settings.classifier_dir.resolve(),
                                   index_dir=settings.index_dir.resolve())
         pipeline.warm_up()
-    kinds = field_kinds(settings.data_dir)
+    kinds = field_kinds(settings.data_dir, getattr(pipeline, "index_dir", None) or settings.index_dir)
     now: list[datetime] = [calls[0]["started_at"]] if calls else []
     incidents = IncidentDetector(threshold=settings.incident_threshold, window_min=settings.incident_window_min)
     manager = CallManager(pipeline, settings=settings, notices=NoticeBoard(), incidents=incidents,

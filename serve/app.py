@@ -15,8 +15,9 @@ from hotline.serve.errors import install_error_handlers
 from hotline.serve.headers import SecurityHeadersMiddleware
 from hotline.serve.limits import install_limits
 from hotline.serve.metrics import ServeMetrics, install_metrics
-from hotline.serve.routers import admin, ended, health, live, nlp, widget
+from hotline.serve.routers import admin, ended, health, kb, live, nlp, supervisor, widget
 from hotline.serve.state import PipelineHolder
+from hotline.serve.watch import install_build_watcher
 from hotline.store.audit import AuditLog
 from hotline.store.db import open_database
 from hotline.store.keys import KeyStore
@@ -79,6 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(widget.router)
     app.include_router(admin.router)
     app.include_router(ended.router)
+    kb.install(app, settings)  # the knowledge base's lifecycle (supervisors)
+    app.include_router(supervisor.router)  # the supervisor page: review queue, editor, releases
+    install_build_watcher(app, settings)  # follow promotions and rollbacks of the live build
     install_auth(app, settings)  # last: it checks that every /v1 route has a permission entry
     return app
 

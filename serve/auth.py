@@ -73,6 +73,18 @@ POLICY: dict[tuple[str, str], Role] = {
     ("DELETE", "/v1/keys/{key_id}"): Role.ADMIN,
     ("GET", "/v1/audit"): Role.ADMIN,
     ("GET", "/v1/whoami"): Role.AGENT,
+    # the knowledge base's lifecycle (serve/routers/kb.py): supervisors review, publish and roll back
+    ("GET", "/v1/kb/entries"): Role.SUPERVISOR,
+    ("POST", "/v1/kb/entries"): Role.SUPERVISOR,
+    ("GET", "/v1/kb/entries/{kind}/{entry_id}"): Role.SUPERVISOR,
+    ("PUT", "/v1/kb/entries/{kind}/{entry_id}"): Role.SUPERVISOR,
+    ("POST", "/v1/kb/entries/{kind}/{entry_id}/submit"): Role.SUPERVISOR,
+    ("POST", "/v1/kb/entries/{kind}/{entry_id}/approve"): Role.SUPERVISOR,
+    ("POST", "/v1/kb/entries/{kind}/{entry_id}/reject"): Role.SUPERVISOR,
+    ("POST", "/v1/kb/entries/{kind}/{entry_id}/retire"): Role.SUPERVISOR,
+    ("POST", "/v1/kb/publish"): Role.SUPERVISOR,
+    ("POST", "/v1/kb/rollback"): Role.SUPERVISOR,
+    ("GET", "/v1/kb/releases"): Role.SUPERVISOR,
 }
 
 

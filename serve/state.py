@@ -132,6 +132,11 @@ class PipelineHolder:
         self._pipeline: AssistPipeline | None = None
         self._reload_lock = threading.Lock()
         self.generation = 0
+        self.loaded_from: tuple[Path, Path] | None = None  # (classifier, index) folders of the serving pipeline
+
+    def live_target(self) -> tuple[Path, Path]:
+        """The folders the settings' links resolve to now (after a promotion: the new build's)."""
+        return self.settings.classifier_dir.resolve(), self.settings.index_dir.resolve()
 
     @property
     def pipeline(self) -> AssistPipeline | None:
@@ -155,6 +160,7 @@ class PipelineHolder:
             except Exception as exc:
                 raise self._refusal(exc, (classifier_dir, index_dir)) from exc
             old, self._pipeline = self._pipeline, pipe  # one reference assignment: atomic for readers
+            self.loaded_from = (classifier_dir, index_dir)
             self.generation += 1
             logger.info("pipeline generation %d ready", self.generation)
         if old is not None:

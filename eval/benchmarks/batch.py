@@ -13,8 +13,11 @@ Figures, per engine:
   when the machine is shared);
 * ``peak_rss_mb``: the largest sum of resident memory of this process and its workers, sampled every 0.2 s,
   beside ``max_rss_mb``, the largest of this process and of one worker;
-* ``unique_turn_share``: distinct turn texts / turns — the analyzer embeds each distinct text once (an agent's
-  script lines repeat across calls), so this says how much of the encoder work the input really asked for.
+* ``unique_turn_share`` (and ``unique_turn_share_by_speaker``): distinct turn texts / turns — the analyzer
+  embeds each distinct text of a batch once (an agent's script lines repeat across calls), so this says how
+  much of the encoder work the input really asked for;
+* ``embedding_cache``: of those distinct-per-batch texts, how many the workers' sentence-vector LRU
+  (``CallAnalyzer(embedding_cache=50_000)``) already held from earlier batches (``hit_rate``).
 
 The ``ray`` slot: the same input through ``hotline analyze --engine ray`` on a local Ray with as many actors
 (:mod:`~hotline.eval.benchmarks.batch_ray`), its calls/s per core over local's as ``vs_local``; ``not_run``
@@ -58,7 +61,7 @@ def write_calls(path: str | Path, n_calls: int, *, turns: int = 10, seed: int = 
     """Write ``n_calls`` generated calls of ``turns`` turns to a JSONL file, one seed's calls at a time.
 
     Returns:
-        ``{"calls", "turns", "unique_turn_share", "seconds"}``.
+        ``{"calls", "turns", "unique_turn_share", "unique_turn_share_by_speaker", "seconds"}``.
     """
     from hotline.training.dialogues import DialogueGenerator
 
@@ -69,6 +72,8 @@ def write_calls(path: str | Path, n_calls: int, *, turns: int = 10, seed: int = 
     t0 = time.perf_counter()
     n = n_turns = 0
     distinct: set[int] = set()
+    by_speaker: dict[str, set[int]] = {}
+    said_by: dict[str, int] = {}
     span = _DAYS * 24 * 3600
     with path.open("w", encoding="utf-8") as f:
         s = seed
@@ -83,7 +88,10 @@ def write_calls(path: str | Path, n_calls: int, *, turns: int = 10, seed: int = 
                     break
                 said = [{"speaker": t["speaker"], "text": t["text"]} for t in c["turns"][:turns]]
                 for t in said:
-                    distinct.add(int.from_bytes(hashlib.blake2b(t["text"].encode(), digest_size=8).digest(), "big"))
+                    h = int.from_bytes(hashlib.blake2b(t["text"].encode(), digest_size=8).digest(), "big")
+                    distinct.add(h)
+                    by_speaker.setdefault(t["speaker"], set()).add(h)
+                    said_by[t["speaker"]] = said_by.get(t["speaker"], 0) + 1
                 started = _T0 + timedelta(seconds=(n * 7919) % span)  # spread evenly over the week
                 agent = n % _AGENTS
                 phone = (c.get("slots") or {}).get("phone")
@@ -96,6 +104,7 @@ def write_calls(path: str | Path, n_calls: int, *, turns: int = 10, seed: int = 
                 n_turns += len(said)
             s += 1
     return {"calls": n, "turns": n_turns, "unique_turn_share": round(len(distinct) / max(n_turns, 1), 4),
+            "unique_turn_share_by_speaker": {k: round(len(v) / said_by[k], 4) for k, v in sorted(by_speaker.items())},
             "seconds": round(time.perf_counter() - t0, 2)}
 
 
@@ -160,8 +169,9 @@ class _MemorySampler:
 def _run_local(calls_path: Path, out_dir: Path, settings: Settings, workers: int) -> dict[str, Any]:
     from hotline.pipeline.batch.engine import analyze
 
+    stats: dict[str, Any] = {}
     with _MemorySampler() as procs:
-        summary = analyze([calls_path], out_dir, settings, workers=workers, progress=False)
+        summary = analyze([calls_path], out_dir, settings, workers=workers, progress=False, stats=stats)
     cpu = procs.cpu_seconds
     n = summary["n_calls"]
     me = os.getpid()
@@ -175,7 +185,7 @@ def _run_local(calls_path: Path, out_dir: Path, settings: Settings, workers: int
         "max_rss_mb": {"this_process": round(procs.peak_by_pid.get(me, 0) / 2**20, 1),
                        "largest_worker": round(max(others, default=0) / 2**20, 1)},
         "incidents": summary["incidents"], "repeats": summary["repeats"]["n"],
-        "gap_drafts": summary["gaps"]["drafts"],
+        "gap_drafts": summary["gaps"]["drafts"], "embedding_cache": stats.get("embedding_cache"),
     }
 
 
@@ -227,6 +237,12 @@ def render_batch(result: dict[str, Any]) -> str:
             continue
         lines.append(f"{name:8s} {e['workers']:>7d} {e['calls_per_s']:>9.1f} {e['calls_per_s_per_core']:>8.1f} "
                      f"{e['calls_per_cpu_s'] or 0:>8.1f} {e['peak_rss_mb']:>8.0f}  ok")
+    cache = result["engines"]["local"].get("embedding_cache") or {}
+    if cache.get("lookups"):
+        by = inp.get("unique_turn_share_by_speaker") or {}
+        lines.append(f"sentence vectors (local): {cache['hit_rate']:.1%} of {cache['lookups']} distinct-per-batch texts "
+                     f"found in the LRU; distinct turn texts: agent {by.get('agent', 0):.0%}, "
+                     f"customer {by.get('customer', 0):.0%}")
     t = result["targets"]
     lines.append(f"targets: >= {t['calls_per_s_per_core']:.0f} calls/s per core ({result['verdicts']['local_calls_per_s_per_core']}), "
                  f"peak < {t['peak_rss_mb']:.0f} MB ({result['verdicts']['peak_rss_mb']}), "

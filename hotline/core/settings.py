@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     ended_call_retention_days: float = Field(default=90.0, gt=0, description="Ended calls older than this are purged.")
     replica_sync_s: float = Field(default=1.0, gt=0, description="How often a replica reads notices and incident "
                                   "events written by other replicas.")
+    build_poll_s: float = Field(default=2.0, ge=0, description="How often every worker checks which build is live "
+                                "(<home>/current) and loads a newly promoted one in the background; 0: only on "
+                                "POST /v1/admin/reload.")
     # batch analysis (hotline analyze)
     repeat_key: SecretStr | None = Field(default=None, description="HMAC key for comparing callers' phone numbers "
                                          "(repeat callers) as keyed hashes; default: <home>/repeat.key, made on "

@@ -22,9 +22,9 @@ from sqlalchemy import (
 )
 
 __all__ = ["metadata", "api_keys", "audit_log", "notices", "incident_log", "feedback", "calls",
-           "call_turns", "ended_calls", "SCHEMA_REVISION"]
+           "call_turns", "ended_calls", "kb_versions", "kb_releases", "SCHEMA_REVISION"]
 
-SCHEMA_REVISION = "0001"  # the Alembic head this code expects
+SCHEMA_REVISION = "0002"  # the Alembic head this code expects
 
 metadata = MetaData()
 
@@ -127,4 +127,43 @@ ended_calls = Table(
     Column("label", String(200)),
     Column("record", JSON, nullable=False),              # masked turns + summary + ticket (no dispatch copy)
     Index("ended_calls_ended_at", "ended_at"),
+)
+
+# The knowledge base (hotline.store.kb): every version of every FAQ entry and handling spec, with its review
+# state and who moved it when; a release is the published snapshot one build was made from.
+kb_versions = Table(
+    "kb_versions", metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),           # "faq" | "spec"
+    Column("entry_id", String(128), nullable=False),     # the FAQ's id or the spec's taxonomy code
+    Column("version", Integer, nullable=False),          # 1, 2, … per (kind, entry_id)
+    Column("state", String(16), nullable=False),         # draft | review | approved | rejected | published | …
+    Column("body", JSON, nullable=False),                # the entry as faq.jsonl / specs.jsonl holds it
+    Column("note", Text),                                # the author's or reviewer's last word
+    Column("created_by", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("reviewed_by", String(200)),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("published_by", String(200)),
+    Column("published_at", DateTime(timezone=True)),
+    Column("retired_by", String(200)),
+    Column("retired_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),  # the last change of any kind, and by whom
+    Column("updated_by", String(200)),
+    UniqueConstraint("kind", "entry_id", "version", name="kb_versions_entry_version"),
+    Index("kb_versions_state", "state"),
+)
+
+kb_releases = Table(
+    "kb_releases", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # 1, 2, …: one more than the last, in its txn
+    Column("action", String(16), nullable=False),        # import | publish | rollback
+    Column("parent", Integer),                           # the release live before this one
+    Column("rollback_of", Integer),                      # for a rollback: the release whose snapshot it republishes
+    Column("entries", JSON, nullable=False),             # [{"kind", "id", "version", "row"}] in KB order
+    Column("changes", JSON, nullable=False),             # {"added": [...], "changed": [...], "removed": [...]}
+    Column("build_id", String(64)),                      # the build it produced (hotline.store.builds)
+    Column("created_by", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text),
 )

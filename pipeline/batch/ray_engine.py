@@ -225,9 +225,9 @@ def analyze_ray(paths: Iterable[str | Path], out_dir: str | Path, settings: Sett
         InvalidInputError: Ray is not installed, a bad argument, file or record (``on_error="fail"``),
             or a call id repeated in the input.
     """
+    from hotline.core.callers import load_repeat_key
     from hotline.pipeline.batch.aggregate import BatchAggregator
     from hotline.pipeline.batch.readers import CallReader, ErrorPolicy
-    from hotline.pipeline.batch.repeats import load_repeat_key
     from hotline.pipeline.replay import field_kinds
 
     paths = [Path(p) for p in paths]
@@ -266,7 +266,8 @@ def analyze_ray(paths: Iterable[str | Path], out_dir: str | Path, settings: Sett
     finally:
         if started:
             ray.shutdown()
-    aggregator = BatchAggregator(settings, out_dir, kinds=field_kinds(settings.data_dir), baseline=baseline,
+    kinds = field_kinds(settings.data_dir, settings.index_dir.resolve())  # the live build's specs
+    aggregator = BatchAggregator(settings, out_dir, kinds=kinds, baseline=baseline,
                                  gap_encoder=gap_encoder if gaps else None)
     seen: set[int] = set()
     n_read = n_skipped = 0

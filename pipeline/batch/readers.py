@@ -32,6 +32,7 @@ import csv
 import hashlib
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -39,6 +40,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from hotline.core.callers import CALLER_HASH_PATTERN
 from hotline.core.errors import InvalidInputError
 from hotline.core.validate import check_call_id
 
@@ -98,7 +100,18 @@ def validate_call(obj: Any, where: str, *, max_chars: int = 2000, max_turns: int
     return {"call_id": call_id, "region": region.strip(), "started_at": started, "turns": turns,
             "agent_id": _short_id(obj.get("agent_id"), "agent_id", where),
             "team": _short_id(obj.get("team"), "team", where),
-            "customer": _customer(obj.get("customer"), where)}
+            "customer": _customer(obj.get("customer"), where), "caller": _caller(obj.get("caller"), where)}
+
+
+def _caller(value: Any, where: str) -> str | None:
+    """A caller pseudonym computed earlier with the same key (the server stores one per ended call)."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not re.fullmatch(CALLER_HASH_PATTERN, value):
+        raise InvalidInputError(f"{where}: field 'caller' must be the 32-hex keyed hash Hotline writes "
+                                f"(hotline.core.callers.caller_key), got {value!r:.40}; leave it out to have "
+                                "it computed from customer.phone")
+    return value
 
 
 def _turns(turns: Any, where: str, max_chars: int, max_turns: int) -> list[dict[str, str]]:
@@ -254,8 +267,9 @@ def read_store(repo: Any, *, since: datetime | None = None, page: int = 500) -> 
     """``(where, raw record)`` for each ended call in the server's store (:class:`hotline.store.calls.CallRepo`),
     oldest ended first, fetched ``page`` at a time from ``since`` on.
 
-    The store keeps masked transcripts only (no raw phone numbers), so its calls have no caller for repeat
-    detection unless the customer metadata carries one. ``agent_id`` is the API key that ran the call.
+    The store keeps masked transcripts only (no raw phone numbers) and, as ``caller``, the keyed hash of the
+    caller's phone that the server computed when the call ended (repeat detection compares those).
+    ``agent_id`` is the API key that ran the call.
     """
     cursor: tuple[str, str] | None = None  # (ended_at, call_id) of the last call yielded
     limit = page
@@ -275,7 +289,7 @@ def read_store(repo: Any, *, since: datetime | None = None, page: int = 500) -> 
                 "call_id": r["call_id"], "region": r.get("region"), "started_at": r.get("started_at"),
                 "turns": [{"speaker": t.get("speaker"), "text": t.get("text")} for t in state.get("turns") or []],
                 "agent_id": r.get("agent_id") or r.get("owner_key"), "team": r.get("team"),
-                "customer": r.get("customer") or {}}
+                "customer": r.get("customer") or {}, "caller": r.get("caller")}
         since = datetime.fromisoformat(cursor[0]) if cursor else since
         if len(rows) < limit:
             return

@@ -125,6 +125,7 @@ class CallManager:
         # server or another replica rebuilds the call from the store and carries on
         self.repo = repo
         self.settings = settings
+        self._repeat_key: bytes | None = None  # loaded when the first call with a phone ends
         self.notices = notices
         self.incidents = incidents
         self.clock = clock or (lambda: datetime.now(CHINA_TZ))
@@ -568,10 +569,22 @@ class CallManager:
             return
         public_ticket = {k: v for k, v in ticket.items() if k != "dispatch_copy"}
         record = {"status": status, "summary": summary, "ticket": public_ticket, "customer": call.customer_masked,
-                  "state": state}
+                  "state": state, "caller": self._caller(call)}
         cat = state.get("category") or {}
         self.repo.end(call.call_id, owner=call.owner, region=call.region, started_at=call.started_at,
                       ended_at=call.last_activity, label=cat.get("label"), record=record)
+
+    def _caller(self, call: _Call) -> str | None:
+        """The keyed hash of the caller's phone (the CRM's, else the one said in the call) that batch analysis
+        compares to find repeat callers; the number itself never reaches the store."""
+        from hotline.core.callers import caller_key, load_repeat_key
+
+        phone = call.customer_raw.get("phone") or call.slots.values(("phone",)).get("phone")
+        if not phone:
+            return None
+        if self._repeat_key is None:
+            self._repeat_key = load_repeat_key(self.settings)
+        return caller_key(phone, self._repeat_key)
 
     def purge_ended(self, older_than: timedelta) -> int:
         """Delete stored ended calls older than ``older_than`` (the retention period)."""

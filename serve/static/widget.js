@@ -413,24 +413,99 @@
     if (sel.dataset.label !== cat.label) fillCategorySelect(cat);
   }
 
+  // ---------------------------------------------------------------- category picker ("分类不对")
+  // A combobox over the whole taxonomy (GET /v1/taxonomy; the current top-3 until it loads): type a code or
+  // part of a Chinese name, ↑/↓ to move, Enter to choose, Esc to close. The chosen code sits in #cat-select.
+  const PICK = { entries: [], shown: [], active: -1 };
+
   function fillCategorySelect(cat) {
-    const sel = $("cat-select");
-    sel.dataset.label = cat.label;
-    const opts = [h("option", { value: "" }, "请选择正确分类")];
+    $("cat-select").dataset.label = cat.label;
     const entries = S.tax ? Object.values(S.tax)
       : (cat.top || []).map((t) => ({ code: t.code, service_name: t.service_name, phenomenon: t.phenomenon }));
-    const groups = new Map();
-    for (const e of entries) {
-      if (e.code === cat.label) continue;
-      const g = e.service_name || "其他";
-      if (!groups.has(g)) groups.set(g, []);
-      groups.get(g).push(e);
-    }
-    for (const [g, list] of groups) {
-      opts.push(h("optgroup", { label: g },
-        ...list.map((e) => h("option", { value: e.code }, `${e.phenomenon}（${e.code}）`))));
-    }
-    sel.replaceChildren(...opts);
+    PICK.entries = entries.filter((e) => e.code !== cat.label);
+    if (!$("cat-fix").hidden) filterCategories();
+  }
+
+  function categoryLabel(e) {
+    return `${e.phenomenon || e.code}（${e.service_name || "其他"}）`;
+  }
+
+  function filterCategories() {
+    const terms = $("cat-search").value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    PICK.shown = PICK.entries.filter((e) => {
+      const hay = `${e.code} ${e.service_name || ""} ${e.phenomenon || ""}`.toLowerCase();
+      return terms.every((t) => hay.includes(t));
+    });
+    PICK.active = PICK.shown.length ? 0 : -1;
+    renderCategoryOptions();
+  }
+
+  function renderCategoryOptions() {
+    const list = $("cat-options");
+    list.replaceChildren(...PICK.shown.map((e, i) => h("li", {
+      id: `cat-opt-${i}`, role: "option", class: i === PICK.active ? "active" : null,
+      "aria-selected": String(i === PICK.active), dataset: { code: e.code, testid: "category-option" },
+      onmousedown: (ev) => { ev.preventDefault(); chooseCategory(e); }, // keep the focus in the input
+    }, h("span", { class: "opt-name" }, categoryLabel(e)), h("span", { class: "opt-code" }, e.code))));
+    const input = $("cat-search");
+    const open = !$("cat-fix").hidden && PICK.shown.length > 0;
+    list.hidden = !open;
+    input.setAttribute("aria-expanded", String(open));
+    if (PICK.active >= 0) input.setAttribute("aria-activedescendant", `cat-opt-${PICK.active}`);
+    else input.removeAttribute("aria-activedescendant");
+    $("cat-count").textContent = PICK.shown.length ? `${PICK.shown.length} 个分类` : "没有匹配的分类";
+    const act = list.children[PICK.active];
+    if (act && act.scrollIntoView) act.scrollIntoView({ block: "nearest" });
+  }
+
+  function moveCategory(step) {
+    if (!PICK.shown.length) return;
+    if ($("cat-options").hidden) { renderCategoryOptions(); return; }
+    PICK.active = (PICK.active + step + PICK.shown.length) % PICK.shown.length;
+    renderCategoryOptions();
+  }
+
+  function chooseCategory(e) {
+    $("cat-select").value = e.code;
+    $("cat-search").value = `${categoryLabel(e)} ${e.code}`;
+    $("cat-chosen").textContent = `已选：${categoryLabel(e)}`;
+    $("cat-options").hidden = true;
+    $("cat-search").setAttribute("aria-expanded", "false");
+  }
+
+  function resetCategoryPicker() {
+    $("cat-select").value = "";
+    $("cat-search").value = "";
+    $("cat-chosen").textContent = "";
+    filterCategories();
+  }
+
+  function wireCategoryPicker() {
+    const input = $("cat-search");
+    input.addEventListener("input", () => {
+      $("cat-select").value = ""; // typing again drops an earlier choice
+      $("cat-chosen").textContent = "";
+      filterCategories();
+    });
+    input.addEventListener("keydown", (ev) => {
+      const open = !$("cat-options").hidden;
+      if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+        ev.preventDefault();
+        moveCategory(ev.key === "ArrowDown" ? 1 : -1);
+      } else if (ev.key === "Enter" && open && PICK.active >= 0) {
+        ev.preventDefault(); // Enter on an open list chooses; Enter once chosen submits the form
+        chooseCategory(PICK.shown[PICK.active]);
+      } else if (ev.key === "Escape" && open) {
+        ev.preventDefault();
+        $("cat-options").hidden = true;
+        input.setAttribute("aria-expanded", "false");
+      }
+    });
+    input.addEventListener("blur", () => {
+      $("cat-options").hidden = true;
+      input.setAttribute("aria-expanded", "false");
+    });
+    input.addEventListener("focus", () => { if (!$("cat-select").value) renderCategoryOptions(); });
   }
 
   function renderFaqs(faqs) {
@@ -678,8 +753,12 @@
       const form = $("cat-fix");
       form.hidden = !form.hidden;
       $("cat-wrong").setAttribute("aria-expanded", String(!form.hidden));
-      if (!form.hidden) $("cat-select").focus();
+      if (!form.hidden) {
+        resetCategoryPicker();
+        $("cat-search").focus();
+      }
     });
+    wireCategoryPicker();
 
     $("cat-right").addEventListener("click", async () => {
       const cat = S.state && S.state.category;
@@ -690,8 +769,14 @@
     $("cat-fix").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const cat = S.state && S.state.category;
-      const correct = $("cat-select").value;
-      if (!cat || !correct) return;
+      let correct = $("cat-select").value;
+      if (!correct && PICK.shown.length === 1) correct = PICK.shown[0].code; // the typed text names one code
+      if (!cat) return;
+      if (!correct) {
+        $("cat-feedback-msg").textContent = "请从列表中选择正确分类";
+        $("cat-search").focus();
+        return;
+      }
       const ok = await categoryFeedback(
         { call_id: S.callId, kind: "category_wrong", target: cat.label, correct_label: correct },
         `已提交更正：${phenomenonOf(correct)}`);

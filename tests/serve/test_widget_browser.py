@@ -175,7 +175,8 @@ def test_widget_live_call(server, http, browser, agent_key, supervisor):
     cards.first.get_by_test_id("faq-used").click()
     expect(cards.first).to_have_class(re.compile(r"\bused\b"), timeout=WAIT_MS)
     page.get_by_test_id("category-wrong").click()
-    page.get_by_test_id("category-select").select_option("broadband.slow")
+    page.get_by_test_id("category-search").fill("broadband.slow")  # the picker finds a code as typed
+    page.get_by_test_id("category-search").press("Enter")
     page.get_by_test_id("category-fix-submit").click()
     expect(page.locator("#cat-feedback-msg")).to_contain_text("已提交更正", timeout=WAIT_MS)
     expect(page.get_by_test_id("category-fix-form")).to_be_hidden()
@@ -190,6 +191,67 @@ def test_widget_live_call(server, http, browser, agent_key, supervisor):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "widget.png"), full_page=True)
     assert not console_errors, console_errors
+    page.close()
+
+
+@pytest.mark.browser
+def test_widget_category_picker_searches_and_works_from_the_keyboard(server, http, browser, agent_key, supervisor):
+    """分类不对: type part of a Chinese name, move with the arrow keys, Enter chooses, Enter again submits; the
+    feedback row arrives with the code picked."""
+    from playwright.sync_api import expect
+
+    call_id = "widget-e2e-picker"
+    assert http.post("/v1/calls", json={"call_id": call_id, "region": "杭州市西湖区"}).status_code == 201
+    assert http.post(f"/v1/calls/{call_id}/utterances",
+                     json={"speaker": "customer", "text": UTTERANCES[0]}).status_code == 200
+    page = browser.new_page(locale="zh-CN")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server}/widget?call={call_id}#key={agent_key}")
+    expect(page.get_by_test_id("category-phenomenon")).to_have_text("宽带断网", timeout=WAIT_MS)
+
+    page.get_by_test_id("category-wrong").click()
+    search = page.get_by_test_id("category-search")
+    expect(search).to_be_focused()
+    options = page.get_by_test_id("category-option")
+    expect(options).to_have_count(41)  # the whole taxonomy but the current label (from GET /v1/taxonomy)
+    page.keyboard.type("网速慢")
+    # 网速慢 (data.slow) and 宽带网速慢 (broadband.slow), in taxonomy order
+    expect(options).to_have_count(2)
+    assert [options.nth(i).get_attribute("data-code") for i in range(2)] == ["data.slow", "broadband.slow"]
+    expect(search).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("ArrowDown")
+    active = page.locator("#" + search.get_attribute("aria-activedescendant"))
+    expect(active).to_have_attribute("data-code", "broadband.slow")
+    expect(active).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("Enter")  # chooses; the list closes
+    expect(page.get_by_test_id("category-options")).to_be_hidden()
+    expect(page.get_by_test_id("category-select")).to_have_value("broadband.slow")
+    expect(page.get_by_test_id("category-chosen")).to_contain_text("宽带网速慢")
+
+    # the code works as a search too, and Escape closes the list without choosing
+    search.fill("sms.")
+    expect(options).to_have_count(3)
+    expect(page.get_by_test_id("category-select")).to_have_value("")  # typing again drops the choice
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("category-options")).to_be_hidden()
+    search.fill("没有这种分类")
+    expect(options).to_have_count(0)
+    page.get_by_test_id("category-fix-submit").click()
+    expect(page.locator("#cat-feedback-msg")).to_contain_text("请从列表中选择", timeout=WAIT_MS)
+
+    search.fill("宽带 慢")  # every term must match
+    expect(options).to_have_count(1)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # submits the form
+    expect(page.locator("#cat-feedback-msg")).to_contain_text("已提交更正", timeout=WAIT_MS)
+    expect(page.get_by_test_id("category-fix-form")).to_be_hidden()
+
+    rows = http.get("/v1/feedback", headers=supervisor).json()["feedback"]
+    wrong = [r for r in rows if r["call_id"] == call_id and r["kind"] == "category_wrong"]
+    assert len(wrong) == 1 and wrong[0]["correct_label"] == "broadband.slow", wrong
+    assert wrong[0]["target"] == "broadband.cannot_connect"
+    assert not errors, errors
     page.close()
 
 

@@ -71,9 +71,14 @@ def test_build_default_twice_keeps_the_first_build_and_switches(tmp_path):
     assert set(summary["classifier"]["metrics"]) == {"heldout_generated", "handwritten", "work_orders"}
     assert summary["classifier"]["metrics"]["handwritten"]["accuracy"] > 0.5  # 10 per code is little, not nothing
     assert (b1 / "classifier" / "no_answer_model.json").is_file() and (b1 / "index" / "meta.json").is_file()
+    # the handling specs travel with the build; the index holds the store's live knowledge-base release
+    assert (b1 / "index" / "specs.jsonl").is_file()
+    assert summary["index"]["kb"] == "knowledge base release 1" and summary["index"]["specs"] > 0
+    assert summary["source"] == "build" and summary["parent"] is None
 
     second = build_default(s, per_code=10, seed=4, call_per_code=4)
     b2 = (s.home / "index").resolve().parent
     assert str(b2) == second["build"] and b2 != b1
     assert (s.home / "classifier").resolve().parent == b2
     assert (b1 / "classifier" / "meta.json").is_file()  # builds are immutable: the old one stays for rollback
+    assert json.loads((b2 / "build.json").read_text(encoding="utf-8"))["parent"] == b1.name

@@ -179,3 +179,18 @@ def test_store_pages_through_ended_calls_in_order(tmp_path):
     since = [c["call_id"] for c in CallReader(store=repo, since=ended + timedelta(minutes=5))]
     assert since == ["s5", "s6"]
     db.dispose()
+
+
+def test_a_stored_callers_hash_passes_through_and_a_bad_one_is_refused(tmp_path):
+    from hotline.store.calls import CallRepo
+    from hotline.store.db import open_database
+
+    db = open_database(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    repo = CallRepo(db)
+    turns = [{"idx": 0, "speaker": "customer", "text": "宽带断了", "ts": T0.isoformat()}]
+    repo.end("s1", owner="key_1", region="杭州市", started_at=T0, ended_at=T0 + timedelta(minutes=3), label=None,
+             record={"status": "ended", "caller": "0123456789abcdef" * 2, "state": {"turns": turns}})
+    assert next(iter(CallReader(store=repo)))["caller"] == "0123456789abcdef" * 2
+    db.dispose()
+    with pytest.raises(InvalidInputError, match="32-hex keyed hash"):
+        validate_call({**_calls(1)[0], "caller": "13812345678"}, "x.jsonl:1")

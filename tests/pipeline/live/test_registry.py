@@ -6,6 +6,7 @@ escalation stages; the trained pipeline is exercised in tests/serve/test_live_ap
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 
@@ -13,8 +14,11 @@ import pytest
 
 from hotline.core.errors import ConflictError, InvalidInputError, NotFoundError
 from hotline.core.results import CallBrief, CallState, EndCallResult, Incident, Notice, Speaker
+from hotline.core.settings import Settings
 from hotline.pipeline.live.events import to_event
-from hotline.pipeline.live.registry import CallCapacityError
+from hotline.pipeline.live.incidents import IncidentDetector
+from hotline.pipeline.live.notices import NoticeBoard
+from hotline.pipeline.live.registry import CallCapacityError, CallManager
 
 BROADBAND = "我家宽带连不上了，光猫亮红灯"
 
@@ -274,3 +278,28 @@ def test_many_threads_many_calls(mgr):
         t.join()
     assert errors == []
     assert all(len(mgr.get(f"t{k}").turns) == 10 for k in range(16))
+
+
+def test_an_ended_call_stores_the_callers_keyed_hash_never_the_number(fake_pipeline, clock, tmp_path):
+    """Batch analysis finds repeat callers among stored calls by this pseudonym (hotline.core.callers)."""
+    from hotline.core.callers import caller_key
+    from hotline.store.calls import CallRepo
+    from hotline.store.db import open_database
+
+    db = open_database(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    settings = Settings(home=tmp_path, repeat_key="k" * 32)
+    mgr = CallManager(fake_pipeline, settings=settings, notices=NoticeBoard(),
+                      incidents=IncidentDetector(threshold=3, window_min=30), clock=clock, repo=CallRepo(db))
+    mgr.start_call("c1", region="杭州市")
+    mgr.add_utterance("c1", "customer", "宽带断了，我电话是13812345678")
+    mgr.end_call("c1")
+    mgr.start_call("c2", region="杭州市", customer={"phone": "+86 139 0000 1111"})
+    mgr.end_call("c2")
+    mgr.start_call("c3", region="杭州市")
+    mgr.end_call("c3")
+    rows = {r["call_id"]: r for r in CallRepo(db).ended()}
+    assert rows["c1"]["caller"] == caller_key("13812345678", b"k" * 32)
+    assert rows["c2"]["caller"] == caller_key("13900001111", b"k" * 32)  # the CRM's number wins
+    assert rows["c3"]["caller"] is None
+    assert "13812345678" not in json.dumps(rows, ensure_ascii=False)
+    db.dispose()
