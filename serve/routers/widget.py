@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 
 from hotline.core.taxonomy import default_taxonomy
 
-__all__ = ["router", "STATIC_DIR"]
+__all__ = ["router", "STATIC_DIR", "static_asset"]
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -47,10 +47,16 @@ def widget_page() -> FileResponse:
 @router.get("/widget/{name}", include_in_schema=False)
 def widget_asset(name: str) -> FileResponse:
     """The widget's script and style sheet."""
-    media_type = _ASSETS.get(name)
+    return static_asset(name, _ASSETS, headers=_NO_CACHE, page="widget")
+
+
+def static_asset(name: str, assets: dict[str, str], *, headers: dict[str, str], page: str) -> FileResponse:
+    """One of a page's files from ``serve/static`` (``assets``: name → media type; any other name is a 404, so no
+    path from the URL reaches the disk)."""
+    media_type = assets.get(name)
     if media_type is None:
-        raise HTTPException(status_code=404, detail=f"no widget asset {name!r:.80}; valid: {sorted(_ASSETS)}")
-    return FileResponse(_asset_path(name), media_type=media_type, headers=_NO_CACHE)
+        raise HTTPException(status_code=404, detail=f"no {page} asset {name!r:.80}; valid: {sorted(assets)}")
+    return FileResponse(_asset_path(name), media_type=media_type, headers=headers)
 
 
 @router.get("/v1/taxonomy")
@@ -75,5 +81,6 @@ def _asset_path(name: str) -> Path:
     path = STATIC_DIR / name
     if not path.is_file():
         # a broken install (package data missing), not a client error
-        raise HTTPException(status_code=500, detail=f"widget file {path} is missing; reinstall the package")
+        raise HTTPException(status_code=500, detail=f"page file {path.name} is missing from the install; reinstall "
+                                                    "the package")
     return path

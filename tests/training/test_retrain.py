@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,53 @@ def test_bad_input_is_refused_before_anything_is_built(tmp_path, capsys):
     assert main(["--home", home, "retrain"]) == 2  # nothing to train on
     assert "no new training records" in capsys.readouterr().err
     assert len(BuildRegistry(settings).list()) == 1  # no candidate folder was made
+
+
+class _FakeEvaluator:
+    """Metrics per build folder, as BuildEvaluator.evaluate returns them (so no model is loaded)."""
+
+    def __init__(self, by_build: dict[str, float]) -> None:
+        self.by_build = by_build
+
+    def shipped_sets(self) -> list:
+        return ["classify_handwritten"]
+
+    def evaluate(self, build_dir, sets) -> dict:
+        return {"classify_handwritten": {"n": 252, "accuracy": self.by_build[Path(build_dir).name],
+                                         "per_class": {}}}
+
+
+@pytest.mark.parametrize(("accuracy", "force", "promoted"), [(0.97, False, True), (0.80, False, False),
+                                                             (0.80, True, True)])
+def test_hotline_build_on_a_live_home_goes_through_the_gate(tmp_path, monkeypatch, accuracy, force, promoted):
+    """`hotline build` replaces a live build only through the gate (or --force); the first build goes live."""
+    import hotline.training.build as build_mod
+    import hotline.training.check_sets as check_sets
+    from hotline.training.retrain import rebuild_gated
+
+    settings = Settings(home=tmp_path / "home")
+    reg = BuildRegistry(settings)
+    made: list[str] = []
+
+    def fake_build(s, *, promote=True, **params):  # a complete build folder, no training
+        out = reg.create(source="build")
+        for part in ("classifier", "index"):
+            (out / part).mkdir()
+            (out / part / "meta.json").write_text("{}")
+        made.append(out.name)
+        if promote:
+            reg.promote(out.name, actor="hotline build")
+        return {"build": str(out)}
+
+    monkeypatch.setattr(build_mod, "build_default", fake_build)
+    first = rebuild_gated(settings, per_code=5)
+    assert first["promoted"] and first["previous"] is None and reg.current_id() == made[0]
+    scores = {made[0]: 0.95}
+    monkeypatch.setattr(check_sets, "BuildEvaluator", lambda *a, **k: _FakeEvaluator(scores))
+    monkeypatch.setattr(build_mod, "build_default", lambda s, **kw: (fake_build(s, **kw),
+                                                                     scores.update({made[-1]: accuracy}))[0])
+    out = rebuild_gated(settings, force=force, per_code=5)
+    assert out["promoted"] is promoted and out["previous"] == made[0]
+    assert reg.current_id() == (made[1] if promoted else made[0])
+    assert reg.manifest(made[1])["status"] == ("promoted" if promoted else "refused")
+    assert reg.manifest(made[1])["gate"]["passed"] is (accuracy > 0.9)
