@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["softmax", "nll", "fit_temperature", "precision_thresholds", "calibration_summary"]
+__all__ = ["softmax", "nll", "fit_temperature", "threshold_for_precision", "precision_thresholds",
+           "calibration_summary"]
 
 _MIN_PER_LABEL = 10  # a label needs this many held-out predictions for its own threshold
 
@@ -46,8 +47,6 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 def precision_thresholds(probs: np.ndarray, y: np.ndarray, classes: list[str], target: float
                          ) -> tuple[float, dict[str, float]]:
     """``(global, per_label)`` confidence thresholds whose accepted held-out predictions reach ``target``."""
-    from hotline.models.classifier import _threshold_for_precision
-
     if len(y) == 0:
         return 0.0, {}
     pred, conf = probs.argmax(1), probs.max(1)
@@ -55,8 +54,8 @@ def precision_thresholds(probs: np.ndarray, y: np.ndarray, classes: list[str], t
     for c, name in enumerate(classes):
         mask = pred == c
         if mask.sum() >= _MIN_PER_LABEL:
-            per_label[name] = _threshold_for_precision(conf[mask], y[mask] == c, target)
-    return _threshold_for_precision(conf, pred == y, target), per_label
+            per_label[name] = threshold_for_precision(conf[mask], y[mask] == c, target)
+    return threshold_for_precision(conf, pred == y, target), per_label
 
 
 def calibration_summary(probs: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -68,3 +67,17 @@ def calibration_summary(probs: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     pred, conf = probs.argmax(1), probs.max(1)
     return {"n": int(len(y)), "accuracy": float((pred == y).mean()), "nll": nll(probs, y),
             "ece": float(expected_calibration_error(conf, pred == y))}
+
+
+def threshold_for_precision(conf: np.ndarray, correct: np.ndarray, target: float) -> float:
+    """Smallest confidence threshold whose accepted predictions reach ``target`` precision (0 if all do)."""
+    order = np.argsort(-conf)
+    c = correct[order].astype(float)
+    precision = np.cumsum(c) / np.arange(1, len(c) + 1)
+    ok = np.flatnonzero(precision >= target)
+    if len(ok) == 0:
+        return float(conf.max()) if len(conf) else 1.0
+    last = ok.max()
+    if last == len(c) - 1:
+        return 0.0
+    return float(conf[order][last])

@@ -33,6 +33,7 @@ from hotline.core.artifacts import fingerprint, load_joblib, read_meta, write_me
 from hotline.core.errors import ArtifactError, InvalidInputError, NotFittedError
 from hotline.models.calibration import nll as _nll
 from hotline.models.calibration import softmax as _softmax
+from hotline.models.calibration import threshold_for_precision as _threshold_for_precision
 
 __all__ = ["ComplaintClassifier", "Builder", "BUILDERS", "LINEAR_BUILDERS", "load_classifier"]
 
@@ -521,17 +522,3 @@ class ComplaintClassifier:
         if list(meta.get("labels", [])) != list(clf.classes_):
             raise ArtifactError(f"{directory}: meta.json labels differ from the model's; the folder is damaged, rebuild it")
         return clf
-
-
-def _threshold_for_precision(conf: np.ndarray, correct: np.ndarray, target: float) -> float:
-    """Smallest confidence threshold whose accepted predictions reach ``target`` precision (0 if all do)."""
-    order = np.argsort(-conf)
-    c = correct[order].astype(float)
-    precision = np.cumsum(c) / np.arange(1, len(c) + 1)
-    ok = np.flatnonzero(precision >= target)
-    if len(ok) == 0:
-        return float(conf.max()) if len(conf) else 1.0
-    last = ok.max()
-    if last == len(c) - 1:
-        return 0.0
-    return float(conf[order][last])
