@@ -269,10 +269,7 @@ class E5FinetuneClassifier:
         from safetensors.torch import load_file
 
         directory = Path(directory)
-        meta = read_meta(directory, kind=KIND)
-        if meta.get("builder") != BUILDER:
-            raise ArtifactError(f"{directory} holds a {meta.get('builder')!r} classifier, expected {BUILDER!r}; "
-                                "load it with ComplaintClassifier.load, which picks the right class")
+        meta = read_meta(directory, kind=KIND, builder=BUILDER)
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         sha = config.pop("base_sha256", None)
         config.pop("base_file", None)

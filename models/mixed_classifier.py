@@ -159,10 +159,7 @@ class MixedComplaintClassifier:
         from hotline.models.e5_classifier import E5FinetuneClassifier
 
         directory = Path(directory)
-        meta = read_meta(directory, kind=KIND)
-        if meta.get("builder") != BUILDER:
-            raise ArtifactError(f"{directory} holds a {meta.get('builder')!r} classifier, expected {BUILDER!r}; "
-                                "load it with ComplaintClassifier.load, which picks the right class")
+        meta = read_meta(directory, kind=KIND, builder=BUILDER)
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         mix = cls(finetuned=E5FinetuneClassifier.load(directory / _PARTS["finetuned"]),
                   linear=ComplaintClassifier.load(directory / _PARTS["linear"]),

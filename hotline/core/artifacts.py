@@ -57,8 +57,9 @@ def write_meta(directory: str | Path, *, kind: str, **fields: Any) -> dict[str, 
     return meta
 
 
-def read_meta(directory: str | Path, *, kind: str) -> dict[str, Any]:
-    """Read and check ``meta.json``: the kind must match and the format's major version must agree."""
+def read_meta(directory: str | Path, *, kind: str, builder: str | None = None) -> dict[str, Any]:
+    """Read and check ``meta.json``: the kind (and, when given, the builder) must match and the format's major
+    version must agree."""
     path = Path(directory) / "meta.json"
     if not path.is_file():
         raise ArtifactError(
@@ -74,6 +75,9 @@ def read_meta(directory: str | Path, *, kind: str) -> dict[str, Any]:
             f"{Path(directory)} has format_version {got}, this Hotline reads {FORMAT_VERSION}; "
             "rebuild it with `hotline build` (or `hotline train classify` / `hotline index build` for your own data)"
         )
+    if builder is not None and meta.get("builder") != builder:
+        raise ArtifactError(f"{Path(directory)} holds a {meta.get('builder')!r} classifier, expected {builder!r}; "
+                            "load it with ComplaintClassifier.load, which picks the right class")
     check_versions(meta, where=str(directory))
     return meta
 
