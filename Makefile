@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+TEST_WORKERS ?= 2
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml scripts/setup.sh | cksum | cut -d' ' -f1)
 
 .PHONY: setup serve build test test-fast fuzz lint layers architecture check-wheel browser postgres bench bench-public clean
@@ -21,7 +22,7 @@ build: setup
 
 ## the whole test suite (installs Debian's chromium for the browser test when run as root)
 test: setup browser postgres lint
-	$(BIN)/python -m pytest -q -m "not fuzz"
+	$(BIN)/python -m pytest -q -m "not fuzz" -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser"

