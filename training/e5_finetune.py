@@ -128,8 +128,10 @@ def estimate_fit_seconds(texts: list[str], labels: list[str], *, clf: E5Finetune
     """Estimate the fine-tune's wall time on this machine by timing ``probe_batches`` real training steps.
 
     The probe copies nothing back: the network it trains is thrown away. Returns ``seconds`` (training for
-    the epochs :meth:`E5FinetuneConfig.epochs_for` gives, plus scoring ``n_held`` texts each epoch),
-    ``epochs``, ``max_length``, ``per_text_token_s`` and ``load_seconds``.
+    the epochs :meth:`E5FinetuneConfig.epochs_for` gives, plus scoring ``n_held`` texts each epoch; from the
+    smaller of the probe's wall time and its CPU time per thread, so a moment of load from other jobs does not
+    multiply the estimate), ``busy_seconds`` (the same from the wall time alone: what it takes if the machine
+    stays as loaded as during the probe), ``epochs``, ``max_length``, ``per_text_token_s`` and ``load_seconds``.
     """
     import torch
 
@@ -140,7 +142,7 @@ def estimate_fit_seconds(texts: list[str], labels: list[str], *, clf: E5Finetune
     probe = clf.clone()
     probe.init_network(classes, seed=cfg.seed)
     load_s = time.perf_counter() - t0
-    _threads(cfg)
+    threads = _threads(cfg)
     ids = probe.encode(texts)
     lengths = [len(s) for s in ids]
     rng = random.Random(cfg.seed)
@@ -153,21 +155,26 @@ def estimate_fit_seconds(texts: list[str], labels: list[str], *, clf: E5Finetune
     first = sample[: cfg.batch_size]
     _train_step(probe, probe.tokenizer.pad_batch([ids[j] for j in first]), y[first], optim, None,
                 loss_fn)  # warm-up step (allocations), not timed
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     tokens = 0
     for b in range(probe_batches):
         batch = sorted(sample[b * cfg.batch_size : (b + 1) * cfg.batch_size], key=lambda j: lengths[j])
         enc = probe.tokenizer.pad_batch([ids[j] for j in batch])
         tokens += int(enc["input_ids"].numel())
         _train_step(probe, enc, y[batch], optim, None, loss_fn)
-    per_token = (time.perf_counter() - t1) / max(1, tokens)
+    wall, cpu = time.perf_counter() - t1, time.process_time() - c1
+    # Wall time says what the steps took just now; on a machine other jobs are loading, a few seconds of it
+    # say little about hours. CPU time ÷ threads is what they cost on the cores this process can have (an
+    # optimistic bound: threads never scale perfectly, hence × 1.25); the smaller of the two decides.
+    idle = cpu / threads * 1.25
+    per_token = min(wall, idle) / max(1, tokens)
     epochs = cfg.epochs_for(len(texts))
     mean_len = float(np.mean(lengths)) * 1.1  # padding within length-sorted batches
-    train_s = epochs * len(texts) * mean_len * per_token
-    held_s = epochs * n_held * mean_len * per_token / 3.0  # inference: forward only, ~1/3 of a training step
+    scale = epochs * (len(texts) + n_held / 3.0) * mean_len  # held-out scoring: forward only, ~1/3 of a step
     del probe
-    return {"seconds": round(load_s + train_s + held_s, 1), "epochs": epochs, "max_length": clf.max_length,
-            "per_text_token_s": per_token, "load_seconds": round(load_s, 1)}
+    return {"seconds": round(load_s + scale * per_token, 1), "epochs": epochs, "max_length": clf.max_length,
+            "per_text_token_s": per_token, "load_seconds": round(load_s, 1),
+            "busy_seconds": round(load_s + scale * wall / max(1, tokens), 1)}
 
 
 def fit_e5_classifier(texts: list[str], labels: list[str], *, held: tuple[list[str], list[str]] | None = None,

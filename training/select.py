@@ -288,13 +288,16 @@ def _try_transformer(sel: _Selector, best: Candidate, best_row: dict[str, Any], 
         probe = probe.clone(max_length=choose_max_length(probe, fit_t))
     say("estimating the fine-tune's time on this machine (two timed training steps)")
     est = estimate_fit_seconds(fit_t, fit_y, clf=probe, config=cfg, n_held=len(held_t))
-    tr: dict[str, Any] = {"estimate_seconds": est["seconds"], "epochs": est["epochs"], "max_length": probe.max_length}
+    tr: dict[str, Any] = {"estimate_seconds": est["seconds"], "estimate_busy_seconds": est.get("busy_seconds"),
+                          "epochs": est["epochs"], "max_length": probe.max_length}
     if builder == AUTO and est["seconds"] > budget_left:
         tr["status"] = (f"skipped: estimated {est['seconds']:.0f}s > {budget_left:.0f}s left of the time budget "
                         "(raise --time-budget to include it)")
         say(tr["status"])
         return None, tr
-    say(f"fine-tuning e5-small: estimated {est['seconds'] / 60:.0f} min on this machine ({est['epochs']} epochs, "
+    busy = est.get("busy_seconds") or est["seconds"]
+    load_note = f", {busy / 60:.0f} min if the machine stays as busy as now" if busy > 1.5 * est["seconds"] else ""
+    say(f"fine-tuning e5-small: estimated {est['seconds'] / 60:.0f} min on this machine{load_note} ({est['epochs']} epochs, "
         f"{len(fit_t)} texts, max {probe.max_length} tokens); this is the slow part")
     t0 = time.perf_counter()
     e5 = fit_e5_classifier(fit_t, fit_y, held=(held_t, held_y), clf=probe, config=cfg, classes=sel.classes,
