@@ -32,7 +32,7 @@ from typing import IO, Any
 from hotline.core.errors import InvalidInputError
 from hotline.core.jsonl import iter_jsonl
 from hotline.core.settings import Settings
-from hotline.core.validate import check_call_id
+from hotline.core.validate import check_call_id, check_turns
 
 __all__ = ["replay_calls", "read_calls", "run_calls", "field_kinds"]
 
@@ -74,34 +74,11 @@ def read_calls(path: str | Path, *, max_chars: int = 2000) -> list[dict[str, Any
             started = parse_time(obj["started_at"], field="started_at")
         except InvalidInputError as e:
             raise InvalidInputError(f"{where}: {e}") from None
-        turns = _check_turns(obj.get("turns"), where, max_chars)
+        turns = check_turns(obj.get("turns"), where, max_chars=max_chars)
         calls.append({"call_id": call_id, "region": region.strip(), "started_at": started, "turns": turns,
                       "_line": lineno})
     calls.sort(key=lambda c: c["started_at"])
     return calls
-
-
-def _check_turns(turns: Any, where: str, max_chars: int) -> list[dict[str, str]]:
-    if not isinstance(turns, list) or not turns:
-        raise InvalidInputError(f"{where}: field 'turns' must be a non-empty list of {{'speaker', 'text'}} objects")
-    clean = []
-    for i, t in enumerate(turns):
-        if not isinstance(t, dict):
-            raise InvalidInputError(f"{where}: field 'turns[{i}]' must be an object with 'speaker' and 'text'")
-        sp = t.get("speaker")
-        if sp not in ("agent", "customer"):
-            raise InvalidInputError(f"{where}: field 'turns[{i}].speaker' must be 'agent' or 'customer', got {sp!r:.40}")
-        text = t.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidInputError(f"{where}: field 'turns[{i}].text' must be a non-empty string, got {text!r:.40}")
-        if len(text) > max_chars:
-            raise InvalidInputError(
-                f"{where}: field 'turns[{i}].text' is {len(text)} characters, the limit is {max_chars}"
-            )
-        if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text):
-            raise InvalidInputError(f"{where}: field 'turns[{i}].text' contains control characters; send plain UTF-8 text")
-        clean.append({"speaker": sp, "text": text})
-    return clean
 
 
 def field_kinds(data_dir: Path, index_dir: Path | None = None) -> tuple[str, ...]:

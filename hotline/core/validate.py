@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from hotline.core.errors import InvalidInputError
 
-__all__ = ["check_text", "check_batch", "check_call_id", "CALL_ID_PATTERN"]
+__all__ = ["check_text", "check_batch", "check_call_id", "check_turns", "CALL_ID_PATTERN"]
 
 _MAX_CALL_ID = 64
 # the API schema uses the same pattern (with the length), so both reject the same ids
@@ -200,3 +201,35 @@ def check_call_id(call_id: object) -> str:
             f"call_id must be 1-{_MAX_CALL_ID} characters of letters, digits and _.:-, got {call_id!r:.80}"
         )
     return call_id
+
+
+def check_turns(turns: Any, where: str, *, max_chars: int = 2000, max_turns: int | None = None
+                ) -> list[dict[str, str]]:
+    """A recorded call's ``turns`` (``hotline replay`` and ``hotline analyze`` input) as clean
+    ``[{"speaker", "text"}]``: a non-empty list (at most ``max_turns``) of objects whose ``speaker`` is
+    ``agent`` or ``customer`` and whose ``text`` is a non-blank string of at most ``max_chars`` characters
+    without control characters. Errors start with ``where`` (``file:line``) and name the field.
+    """
+    if not isinstance(turns, list) or not turns:
+        raise InvalidInputError(f"{where}: field 'turns' must be a non-empty list of {{'speaker', 'text'}} objects, "
+                                f"got {turns!r:.80}")
+    if max_turns is not None and len(turns) > max_turns:
+        raise InvalidInputError(f"{where}: field 'turns' has {len(turns)} turns, the limit is {max_turns} "
+                                "(HOTLINE_MAX_TURNS_PER_CALL); split the call or raise the limit")
+    clean = []
+    for i, t in enumerate(turns):
+        if not isinstance(t, dict):
+            raise InvalidInputError(f"{where}: field 'turns[{i}]' must be an object with 'speaker' and 'text'")
+        sp = t.get("speaker")
+        if sp not in ("agent", "customer"):
+            raise InvalidInputError(f"{where}: field 'turns[{i}].speaker' must be 'agent' or 'customer', got {sp!r:.40}")
+        text = t.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError(f"{where}: field 'turns[{i}].text' must be a non-empty string, got {text!r:.40}")
+        if len(text) > max_chars:
+            raise InvalidInputError(f"{where}: field 'turns[{i}].text' is {len(text)} characters, the limit is "
+                                    f"{max_chars} (HOTLINE_MAX_TEXT_CHARS)")
+        if _CONTROL_RE.search(text):
+            raise InvalidInputError(f"{where}: field 'turns[{i}].text' contains control characters; send plain UTF-8 text")
+        clean.append({"speaker": sp, "text": text})
+    return clean

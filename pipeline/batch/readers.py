@@ -42,7 +42,7 @@ from typing import Any
 
 from hotline.core.callers import CALLER_HASH_PATTERN
 from hotline.core.errors import InvalidInputError
-from hotline.core.validate import check_call_id
+from hotline.core.validate import check_call_id, check_turns
 
 __all__ = ["CallReader", "ErrorPolicy", "validate_call", "iter_records", "read_store", "FORMATS", "COLUMNS"]
 
@@ -121,29 +121,7 @@ def _turns(turns: Any, where: str, max_chars: int, max_turns: int) -> list[dict[
         except json.JSONDecodeError as e:
             raise InvalidInputError(f"{where}: field 'turns' is not valid JSON ({e.msg} at column {e.colno}); "
                                     "write the turns as a JSON list of {\"speaker\", \"text\"} objects") from None
-    if not isinstance(turns, list) or not turns:
-        raise InvalidInputError(f"{where}: field 'turns' must be a non-empty list of {{'speaker', 'text'}} objects, "
-                                f"got {turns!r:.80}")
-    if len(turns) > max_turns:
-        raise InvalidInputError(f"{where}: field 'turns' has {len(turns)} turns, the limit is {max_turns} "
-                                "(HOTLINE_MAX_TURNS_PER_CALL); split the call or raise the limit")
-    clean = []
-    for i, t in enumerate(turns):
-        if not isinstance(t, dict):
-            raise InvalidInputError(f"{where}: field 'turns[{i}]' must be an object with 'speaker' and 'text'")
-        sp = t.get("speaker")
-        if sp not in ("agent", "customer"):
-            raise InvalidInputError(f"{where}: field 'turns[{i}].speaker' must be 'agent' or 'customer', got {sp!r:.40}")
-        text = t.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidInputError(f"{where}: field 'turns[{i}].text' must be a non-empty string, got {text!r:.40}")
-        if len(text) > max_chars:
-            raise InvalidInputError(f"{where}: field 'turns[{i}].text' is {len(text)} characters, the limit is "
-                                    f"{max_chars} (HOTLINE_MAX_TEXT_CHARS)")
-        if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text):
-            raise InvalidInputError(f"{where}: field 'turns[{i}].text' contains control characters; send plain UTF-8 text")
-        clean.append({"speaker": sp, "text": text})
-    return clean
+    return check_turns(turns, where, max_chars=max_chars, max_turns=max_turns)
 
 
 def _short_id(value: Any, name: str, where: str) -> str | None:

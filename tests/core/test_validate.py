@@ -181,3 +181,24 @@ def test_speed_per_utterance() -> None:
     for _ in range(n):
         check_text(SENTENCE)
     assert (time.perf_counter() - t0) / n * 1000 < 0.2
+
+
+def test_check_turns_names_the_file_line_and_field():
+    from hotline.core.validate import check_turns
+
+    ok = check_turns([{"speaker": "agent", "text": "您好，工号1086"}, {"speaker": "customer", "text": "宽带断了", "x": 1}],
+                     "calls.jsonl:3")
+    assert ok == [{"speaker": "agent", "text": "您好，工号1086"}, {"speaker": "customer", "text": "宽带断了"}]
+    bad = [
+        ([], r"calls.jsonl:3: field 'turns' must be a non-empty list"),
+        ("宽带断了", r"field 'turns' must be a non-empty list"),
+        (["宽带断了"], r"field 'turns\[0\]' must be an object"),
+        ([{"speaker": "客户", "text": "宽带断了"}], r"turns\[0\]\.speaker' must be 'agent' or 'customer', got '客户'"),
+        ([{"speaker": "customer", "text": "  "}], r"turns\[0\]\.text' must be a non-empty string"),
+        ([{"speaker": "customer", "text": "宽带\x00断了"}], r"turns\[0\]\.text' contains control characters"),
+        ([{"speaker": "customer", "text": "宽" * 11}], r"is 11 characters, the limit is 10 \(HOTLINE_MAX_TEXT_CHARS\)"),
+        ([{"speaker": "customer", "text": "宽带"}] * 3, r"has 3 turns, the limit is 2"),
+    ]
+    for turns, message in bad:
+        with pytest.raises(InvalidInputError, match=message):
+            check_turns(turns, "calls.jsonl:3", max_chars=10, max_turns=2)
