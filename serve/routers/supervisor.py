@@ -21,6 +21,7 @@ router = APIRouter(tags=["supervisor"])
 _PAGE = {"supervisor.html": "text/html; charset=utf-8"}
 _ASSETS = {
     "supervisor.js": "text/javascript; charset=utf-8",
+    "hotline-api.js": "text/javascript; charset=utf-8",  # the key and fetch helper both pages share
     "supervisor.css": "text/css; charset=utf-8",
 }
 _HEADERS = {

@@ -24,6 +24,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # name → media type; only these files are served, so no path from the URL ever reaches the disk
 _ASSETS = {
     "widget.js": "text/javascript; charset=utf-8",
+    "hotline-api.js": "text/javascript; charset=utf-8",  # the key and fetch helper both pages share
     "widget.css": "text/css; charset=utf-8",
 }
 # The page is the agent's live view: always revalidate, so a redeploy is picked up on reload.

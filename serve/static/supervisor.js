@@ -30,37 +30,10 @@
   }
 
   // ---------------------------------------------------------------- HTTP
-  const API_KEY = (() => {
-    const m = /(?:^#|&)key=([A-Za-z0-9_\-]+)/.exec(location.hash);
-    if (m) {
-      sessionStorage.setItem("hotline-supervisor-key", m[1]);
-      history.replaceState(null, "", location.pathname + location.search);
-    }
-    return sessionStorage.getItem("hotline-supervisor-key") || "";
-  })();
-
-  class ApiError extends Error {
-    constructor(status, message) { super(message); this.status = status; }
-  }
-
-  async function api(method, path, body) {
-    const init = { method, headers: { Accept: "application/json" } };
-    if (API_KEY) init.headers.Authorization = `Bearer ${API_KEY}`;
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const res = await fetch(path, init);
-    let data = null;
-    try { data = await res.json(); } catch (_) { /* empty or non-JSON body */ }
-    if (!res.ok) {
-      let detail = data && data.detail;
-      if (Array.isArray(detail)) detail = detail.map((d) => d.msg || JSON.stringify(d)).join("；");
-      else if (detail && typeof detail !== "string") detail = JSON.stringify(detail);
-      throw new ApiError(res.status, detail || `${res.status} ${res.statusText}`);
-    }
-    return data;
-  }
+  // the key from the link's fragment and the JSON fetch helper: serve/static/hotline-api.js
+  const { ApiError } = window.HotlineApi;
+  const API_KEY = window.HotlineApi.keyFromFragment("hotline-supervisor-key");
+  const api = window.HotlineApi.client(API_KEY);
 
   const entryPath = (e, verb) =>
     `/v1/kb/entries/${encodeURIComponent(e.kind)}/${encodeURIComponent(e.id)}${verb ? "/" + verb : ""}`;

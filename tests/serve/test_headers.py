@@ -19,7 +19,7 @@ def _csp(headers) -> dict[str, str]:
     return {d.split(" ", 1)[0]: d.split(" ", 1)[1] for d in (p.strip() for p in headers["content-security-policy"].split(";"))}
 
 
-@pytest.mark.parametrize("path", ["/widget", "/widget/widget.js", "/widget/widget.css"])
+@pytest.mark.parametrize("path", ["/widget", "/widget/widget.js", "/widget/hotline-api.js", "/widget/widget.css"])
 def test_widget_is_self_only_with_no_inline_script(client, path):
     r = client.get(path)
     assert r.status_code == 200
@@ -34,7 +34,7 @@ def test_widget_is_self_only_with_no_inline_script(client, path):
 def test_widget_page_needs_nothing_the_policy_forbids(client):
     html = client.get("/widget").text
     assert "<script>" not in html and " style=" not in html and " onclick=" not in html
-    assert 'src="/widget/widget.js"' in html
+    assert 'src="/widget/widget.js"' in html and 'src="/widget/hotline-api.js"' in html
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])

@@ -29,9 +29,12 @@ def test_page_and_assets(home, bearer):
         assert "script-src 'self'" in page.headers["content-security-policy"]
         assert page.headers["x-frame-options"] == "DENY"
         assert 'data-testid="review-queue"' in page.text and "/supervisor/supervisor.js" in page.text
-        js = client.get("/supervisor/supervisor.js")
-        assert js.status_code == 200 and "javascript" in js.headers["content-type"]
-        assert not re.search(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write", js.text)
+        assert "/supervisor/hotline-api.js" in page.text  # the key and fetch helper the widget shares
+        for name in ("supervisor.js", "hotline-api.js"):
+            js = client.get(f"/supervisor/{name}")
+            assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+            assert not re.search(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write", js.text)
+        assert client.get("/supervisor/hotline-api.js").text == client.get("/widget/hotline-api.js").text
         assert client.get("/supervisor/supervisor.css").headers["content-type"].startswith("text/css")
         assert client.get("/supervisor/../app.py").status_code == 404
         assert client.get("/supervisor/secret.txt").status_code == 404
