@@ -77,7 +77,7 @@ class Encoder:
 
     @contextmanager
     def persisting(self, path: str | Path) -> Iterator[None]:
-        """Within the block, :meth:`encode_queries` also reads and keeps vectors in the SQLite file ``path``
+        """Within the block, :meth:`encode_queries` and :meth:`encode_corpus` also read and keep vectors in the SQLite file ``path``
         (:class:`~hotline.models.vector_cache.DiskVectorCache`), so a rebuild re-embeds only new texts. A no-op
         for an encoder without a :meth:`cache_identity`."""
         from hotline.models.vector_cache import DiskVectorCache
