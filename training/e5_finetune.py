@@ -28,7 +28,8 @@ from hotline.core.artifacts import fingerprint
 from hotline.core.errors import InvalidInputError
 from hotline.models.e5_classifier import E5FinetuneClassifier
 
-__all__ = ["E5FinetuneConfig", "fit_e5_classifier", "estimate_fit_seconds", "choose_max_length", "length_batches"]
+__all__ = ["E5FinetuneConfig", "fit_e5_classifier", "estimate_fit_seconds", "choose_max_length", "length_batches",
+           "optimiser"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +91,13 @@ def length_batches(lengths: list[int], batch_size: int, rng: random.Random) -> l
     return batches
 
 
-def _optimiser(clf: E5FinetuneClassifier, cfg: E5FinetuneConfig, steps: int):
+def optimiser(net: Any, cfg: Any, steps: int):
+    """AdamW over a network with a ``bert`` body and a ``head`` (weight decay on the body's matrices only, the
+    head at ``cfg.head_lr``) and a linear warm-up (``cfg.warmup`` of ``steps``) then linear decay schedule.
+    ``cfg`` needs ``lr``, ``head_lr``, ``weight_decay`` and ``warmup`` (:class:`E5FinetuneConfig`, or the CIC
+    study's config). Returns ``(optimiser, scheduler)``."""
     import torch
 
-    net = clf.net_
     decay, no_decay = [], []
     for p in net.bert.parameters():
         if p.requires_grad:
@@ -149,7 +153,7 @@ def estimate_fit_seconds(texts: list[str], labels: list[str], *, clf: E5Finetune
     sample = [rng.randrange(len(ids)) for _ in range(cfg.batch_size * probe_batches)]
     index = {c: i for i, c in enumerate(classes)}
     y = torch.tensor([index[lab] for lab in labels])
-    optim, _ = _optimiser(probe, cfg, 10)
+    optim, _ = optimiser(probe.net_, cfg, 10)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     probe.net_.train()
     first = sample[: cfg.batch_size]
@@ -211,7 +215,7 @@ def fit_e5_classifier(texts: list[str], labels: list[str], *, held: tuple[list[s
     y = torch.tensor([index[lab] for lab in labels])
     epochs = cfg.epochs_for(len(ids))
     steps = epochs * math.ceil(len(ids) / cfg.batch_size)
-    optim, sched = _optimiser(clf, cfg, steps)
+    optim, sched = optimiser(clf.net_, cfg, steps)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     held_ids = clf.encode(list(held[0])) if held else None
     held_y = np.array([index[lab] for lab in held[1]]) if held else None

@@ -24,7 +24,10 @@ import torch
 from torch import nn
 
 from hotline.models.e5_torch import load_e5_torch, mean_pool
-from hotline.training.e5_finetune import length_batches  # the training loop's batching, shared with the study
+from hotline.training.e5_finetune import (  # the training loop's, shared with the study
+    length_batches,
+    optimiser,
+)
 
 __all__ = ["FinetuneConfig", "E5Classifier", "finetune", "predict_proba", "with_label_descriptions", "macro_f1",
            "argmax_labels"]
@@ -126,19 +129,7 @@ def finetune(train_texts: list[str], train_labels: list[str], classes: list[str]
     ids = [tok.encode(cfg.prefix + t, max_length=cfg.max_len) for t in train_texts]
     y = torch.tensor([index[lab] for lab in train_labels])
     steps = cfg.epochs * math.ceil(len(ids) / cfg.batch_size)
-    warm = max(1, int(cfg.warmup * steps))
-
-    decay, no_decay = [], []
-    for p in model.bert.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim == 1 else decay).append(p)
-    optim = torch.optim.AdamW([
-        {"params": decay, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
-        {"params": no_decay, "lr": cfg.lr, "weight_decay": 0.0},
-        {"params": model.head.parameters(), "lr": cfg.head_lr, "weight_decay": 0.0},
-    ])
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: (s + 1) / warm if s < warm else max(0.0, (steps - s) / max(1, steps - warm)))
+    optim, sched = optimiser(model, cfg, steps)  # the training loop's optimiser and schedule
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     logger.info("fine-tuning %s trainable params on %d texts, %d steps", f"{n_train:,}", len(ids), steps)

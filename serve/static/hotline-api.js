@@ -1,5 +1,6 @@
-/* Hotline's pages (the agent widget, the supervisor page) share this: the API key from the link's fragment
- * and one JSON fetch helper that turns an error response into an ApiError with the server's message.
+/* Hotline's pages (the agent widget, the supervisor page) share this: the API key from the link's fragment,
+ * one JSON fetch helper that turns an error response into an ApiError with the server's message, and the
+ * element builder h() that both render with (string children become text nodes: nothing is parsed as HTML).
  *
  * The key comes from the fragment (#key=…): a fragment is never sent to the server, so the key is in no URL
  * the server or a proxy logs. It is kept for the tab in sessionStorage (under the page's own name) and
@@ -43,5 +44,22 @@
     };
   }
 
-  window.HotlineApi = Object.freeze({ ApiError, keyFromFragment, client });
+  /** Build an element; string children become text nodes, so nothing is ever parsed as HTML. */
+  function h(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k === "dataset") Object.assign(node.dataset, v);
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+
+  window.HotlineApi = Object.freeze({ ApiError, keyFromFragment, client, h });
 })();

@@ -13,21 +13,7 @@
 
   const $ = (id) => document.getElementById(id);
 
-  function h(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "dataset") Object.assign(node.dataset, v);
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const c of children.flat()) {
-      if (c === null || c === undefined || c === false) continue;
-      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return node;
-  }
+  const { h } = window.HotlineApi;  // the element builder both pages share (hotline-api.js)
 
   // ---------------------------------------------------------------- HTTP
   // the key from the link's fragment and the JSON fetch helper: serve/static/hotline-api.js

@@ -23,22 +23,7 @@
 
   const $ = (id) => document.getElementById(id);
 
-  /** Build an element; string children become text nodes, so nothing is ever parsed as HTML. */
-  function h(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "dataset") Object.assign(node.dataset, v);
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const c of children.flat()) {
-      if (c === null || c === undefined || c === false) continue;
-      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return node;
-  }
+  const { h } = window.HotlineApi;  // the element builder both pages share (hotline-api.js)
 
   const S = {
     callId: null,
