@@ -312,12 +312,14 @@ class CallModel:
         k = self.labels_.index(label)
         n_r, n_c = len(self.roles_), len(self.classes_)
         w = self.coef_[:, : n_r * n_c].reshape(len(self.labels_), n_r, n_c)  # [n_labels, n_roles, n_classes]
-        scale = 1.0 / (ev.mass + 1.0)  # [n_roles]
-        # each turn's pooled term of every label's score; its evidence for `label` is the lead over the mean
-        terms = np.array([np.einsum("r,lrc,c->l", rp * scale, w, cp) for _, rp, cp in ev.turns])  # [n_turns, n_labels]
+        rp = np.array([r for _, r, _ in ev.turns]) * (1.0 / (ev.mass + 1.0))  # [n_turns, n_roles]
+        cp = np.array([c for _, _, c in ev.turns])  # [n_turns, n_classes]
+        # each turn's pooled term of every label's score, all turns in one contraction; its evidence for
+        # `label` is the lead over the mean
+        terms = np.einsum("tr,lrc,tc->tl", rp, w, cp)  # [n_turns, n_labels]
         contrib = terms[:, k] - terms.mean(axis=1)
         if roles is not None:
-            contrib[[self.roles_[int(np.argmax(rp))] not in roles for _, rp, _ in ev.turns]] = 0.0
+            contrib[[self.roles_[int(np.argmax(r))] not in roles for _, r, _ in ev.turns]] = 0.0
         pos = np.clip(contrib, 0.0, None)
         total = pos.sum()
         if total <= 0:

@@ -433,8 +433,7 @@ class _PrecomputedCallModel:
     The live fold adds each turn's ``outer(role probs, class probs)`` to running sums and scores the sums
     after every turn; here the running sums are cumulative sums over the call's turns (the same additions in
     the same order) and the scores after every turn one matrix product, so ``add_turn`` and
-    ``predict_proba_evidence`` look rows up; the evidence turns are scored in one contraction too.
-    Everything else is the model's.
+    ``predict_proba_evidence`` look rows up. Everything else (the evidence turns included) is the model's.
     """
 
     def __init__(self, model: Any) -> None:
@@ -477,27 +476,6 @@ class _PrecomputedCallModel:
 
     def predict_proba_evidence(self, ev: Any) -> np.ndarray:
         return self._dists[self._i]
-
-    def evidence_turns(self, ev: Any, label: str, *, share: float = 0.2,
-                       roles: frozenset[str] | set[str] | None = None) -> list[int]:
-        """:meth:`~hotline.models.call_model.CallModel.evidence_turns`, every turn's terms in one contraction."""
-        m = self._model
-        if label not in m.labels_ or not ev.turns:
-            return []
-        k = m.labels_.index(label)
-        n_r, n_c = len(m.roles_), len(m.classes_)
-        w = m.coef_[:, : n_r * n_c].reshape(len(m.labels_), n_r, n_c)  # [n_labels, n_roles, n_classes]
-        rp = np.array([r for _, r, _ in ev.turns]) * (1.0 / (ev.mass + 1.0))  # [n_turns, n_roles]
-        cp = np.array([c for _, _, c in ev.turns])  # [n_turns, n_classes]
-        terms = np.einsum("tr,lrc,tc->tl", rp, w, cp)  # [n_turns, n_labels]
-        contrib = terms[:, k] - terms.mean(axis=1)
-        if roles is not None:
-            contrib[[m.roles_[int(np.argmax(r))] not in roles for _, r, _ in ev.turns]] = 0.0
-        pos = np.clip(contrib, 0.0, None)
-        total = pos.sum()
-        if total <= 0:
-            return []
-        return [ev.turns[i][0] for i in np.flatnonzero(pos / total >= share)]
 
 
 class _FinalTracker(CategoryTracker):
