@@ -82,6 +82,9 @@ class CallStyle(str, Enum):
     ASR = "asr"  # a recogniser's transcript: no punctuation, fillers, homophone slips, spoken digits
 
 
+# Share of off-topic calls that sound like telecom at first (offtopic_calls.json "adjacent").
+_P_ADJACENT = 0.35
+_ADJACENT_KEYS = ("customer", "check", "answer", "verdict")
 # Share of labelled calls with each ingredient (the brief's "realistic shares").
 _P_DIAGNOSIS = 0.60
 _P_VAGUE_GIVEN_DIAGNOSIS = 0.25  # the diagnosis is then the one clear statement of the category
@@ -289,6 +292,17 @@ class DialogueGenerator:
         for key in ("followups_customer", "followups_agent"):
             if not offtopic.get(key):
                 raise ArtifactError(f"{offtopic_path}: key {key!r} is missing or empty")
+        adjacent = offtopic.get("adjacent")
+        if adjacent is not None:
+            scenarios = adjacent.get("scenarios") if isinstance(adjacent, dict) else None
+            if not isinstance(scenarios, list) or not scenarios or not adjacent.get("followups"):
+                raise ArtifactError(f"{offtopic_path}: 'adjacent' needs a non-empty 'scenarios' list and 'followups'")
+            for i, sc in enumerate(scenarios):
+                if not isinstance(sc, dict) or not all(sc.get(k) for k in _ADJACENT_KEYS):
+                    raise ArtifactError(f"{offtopic_path}: adjacent.scenarios[{i}] needs non-empty lists "
+                                        f"{list(_ADJACENT_KEYS)}")
+                _check_slots(offtopic_path, {f"adjacent.scenarios[{i}].{k}": sc[k] for k in _ADJACENT_KEYS},
+                             off_known)
         specs_path = Path(self.specs_path) if self.specs_path else data_path("kb", "specs.jsonl")
         questions: dict[str, list[str]] = {}
         hints: dict[str, str] = {}
@@ -457,6 +471,8 @@ class DialogueGenerator:
             label=None, topic=topic, deferred_code=None, phone=None, phone_wrong=None, other_numbers=[]
         )
         self._opening(call)
+        if bank.get("adjacent") and rng.random() < _P_ADJACENT:
+            return self._adjacent_call(call, record)
         greeted = rng.random() < 0.25
         if greeted:
             self._say(call, "customer", TurnRole.OPENING, self._pick(call, "customer_greetings"))
@@ -483,6 +499,26 @@ class DialogueGenerator:
             self._say(call, "customer", TurnRole.OFFTOPIC, rng.choice(bank["followups_customer"]))
             if rng.random() < 0.6:
                 self._say(call, "agent", TurnRole.OFFTOPIC, rng.choice(bank["followups_agent"]))
+        if rng.random() < 0.9:
+            self._closing(call)
+        return self._finish(call, record)
+
+    def _adjacent_call(self, call: _Call, record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """An off-topic call that sounds like telecom at first: the agent's check and verdict decide it."""
+        rng, adjacent = call.rng, self.offtopic_["adjacent"]
+        k = rng.randrange(len(adjacent["scenarios"]))
+        scenario = adjacent["scenarios"][k]
+        call.notes["topic"] = f"adjacent.{k}"
+        chosen = {name: rng.choice(values) for name, values in sorted(self.offtopic_.get("slots", {}).items())}
+        pick = {key: _SLOT_RE.sub(lambda m: chosen[m.group(1)], rng.choice(scenario[key])) for key in _ADJACENT_KEYS}
+        opener = self._calm_opener(call) + "，" if rng.random() < 0.3 else ""
+        # ambiguous on its own (是不是你们扣的): its category must not count, and it is no scope negative
+        self._say(call, "customer", TurnRole.UNRELATED, opener + pick["customer"])
+        self._say(call, "agent", TurnRole.AGENT_QUESTION, pick["check"], question=True)
+        self._say(call, "customer", TurnRole.OFFTOPIC, pick["answer"])
+        self._say(call, "agent", TurnRole.OFFTOPIC, pick["verdict"])
+        if rng.random() < 0.6:
+            self._say(call, "customer", TurnRole.OFFTOPIC, rng.choice(adjacent["followups"]))
         if rng.random() < 0.9:
             self._closing(call)
         return self._finish(call, record)

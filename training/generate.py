@@ -9,7 +9,9 @@ Data lives in ``data/generator/``:
 
 * ``common.json`` — shared banks (openers, closers, fillers, angry markers, backgrounds, connectors,
   agent tails), slot fillers (``slots``, with per-service overrides in ``slots_by_service``), an ASR
-  homophone map (``homophones``) and a digit → spoken map (``digits``).
+  homophone map (``homophones``), a digit → spoken map (``digits``) and ``shared_symptoms``: symptoms
+  that several leaves share (a slow page on the phone or on the home broadband), each said with a leaf's
+  own context words, used for a share of those leaves' core phrases so that the context decides.
 * ``phrases/<code>.json`` — per leaf code: ``core``, ``details``, ``asks``, ``short``, ``agent_summary``.
 
 Example:
@@ -145,6 +147,8 @@ class CorpusGenerator:
             raise ArtifactError(f"no phrase banks for taxonomy codes in {phrases_dir}")
         self.common_ = common
         self.banks_ = banks
+        self.shared_, self.shared_share_ = _shared_symptoms(common.get("shared_symptoms"), banks, taxonomy,
+                                                            common_path)
         self.codes_ = sorted(banks)
 
     # ------------------------------------------------------------------ public
@@ -241,7 +245,18 @@ class CorpusGenerator:
         return _SLOT_RE.sub(pick, template)
 
     def _pick(self, code: str, key: str, rng: random.Random) -> str:
+        if key == "core" and code in self.shared_ and rng.random() < self.shared_share_:
+            return self._shared_core(code, rng)
         return self._fill(rng.choice(self.banks_[code][key]), code, rng)
+
+    def _shared_core(self, code: str, rng: random.Random) -> str:
+        """A symptom several leaves share, said with this leaf's context words before or after it."""
+        symptoms, before, after = self.shared_[code]
+        symptom = rng.choice(symptoms)
+        if after and (not before or rng.random() < 0.35):
+            return symptom + rng.choice(["，", "，", " ", "。"]) + rng.choice(after)
+        head = rng.choice(before)
+        return head + ("" if head.endswith(("，", "是")) else rng.choice(["", "", "，", "今天"])) + symptom
 
     def _common(self, key: str, rng: random.Random, inquiry: bool = False) -> str:
         items = self.common_[key]
@@ -396,6 +411,43 @@ class CorpusGenerator:
         if rng.random() < 0.4:
             text += self._common("agent_tails", rng)
         return text
+
+
+def _shared_symptoms(spec: Any, banks: dict[str, Any], taxonomy: Any, where: Path
+                     ) -> tuple[dict[str, tuple[list[str], list[str], list[str]]], float]:
+    """Validate ``common.json``'s optional ``shared_symptoms``; returns {code: (symptoms, before, after)}, share.
+
+    A taxonomy code without a phrase bank in this run (a custom ``phrases_dir``) is skipped.
+    """
+    if spec is None:
+        return {}, 0.0
+    share = spec.get("share") if isinstance(spec, dict) else None
+    if not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+        raise ArtifactError(f"{where}: shared_symptoms.share must be a number in [0, 1], got {share!r}")
+    out: dict[str, tuple[list[str], list[str], list[str]]] = {}
+    for i, group in enumerate(spec.get("groups") or []):
+        symptoms = group.get("symptoms") if isinstance(group, dict) else None
+        codes = group.get("codes") if isinstance(group, dict) else None
+        if not _strings(symptoms) or not isinstance(codes, dict) or len(codes) < 2:
+            raise ArtifactError(f"{where}: shared_symptoms.groups[{i}] needs 'symptoms' (a non-empty list of "
+                                "strings) and 'codes' (at least two leaf codes, each with 'before'/'after' lists)")
+        for code, ctx in codes.items():
+            if code not in taxonomy:
+                raise ArtifactError(f"{where}: shared_symptoms.groups[{i}] names {code!r}, which is not a "
+                                    "taxonomy code; use a leaf code of data/taxonomy.tsv")
+            before, after = (ctx.get("before") or [], ctx.get("after") or []) if isinstance(ctx, dict) else ([], [])
+            if not (before or after) or not all(_strings(x) for x in (before, after) if x):
+                raise ArtifactError(f"{where}: shared_symptoms.groups[{i}].codes[{code!r}] needs a non-empty "
+                                    "'before' or 'after' list of context words")
+            if code in out:
+                raise ArtifactError(f"{where}: {code!r} is in more than one shared_symptoms group")
+            if code in banks:
+                out[code] = (list(symptoms), list(before), list(after))
+    return out, float(share)
+
+
+def _strings(items: Any) -> bool:
+    return isinstance(items, list) and bool(items) and all(isinstance(s, str) and s.strip() for s in items)
 
 
 def _spoken_digits(text: str, digits: dict[str, list[str]], rng: random.Random) -> str:

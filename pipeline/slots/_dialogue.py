@@ -37,6 +37,7 @@ class Edit:
         old: What they replace (``replace`` only).
         at: The digit position (``position`` only).
         evidence: The masked text around the correction.
+        readback_only: It may only correct a number the agent has just read back (不对，是4672).
     """
 
     kind: str
@@ -44,6 +45,7 @@ class Edit:
     old: str | None = None
     at: int | None = None
     evidence: str = ""
+    readback_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,13 +73,19 @@ class TurnInfo:
 
 # Digit corrections: "<where> [is] <digits>", e.g. 最后一位是7, 后四位是五六七八, 第三位是9, 尾号5678.
 _IS = r"(?:数字|数|号码)?(?:应该|其实)?(?:是|为|改成|换成|改为)?"
+# Digits may be listed one by one (最后两位是7、2).
+_LISTED = rf"{_D}(?:、?{_D}){{0,3}}"
 _EDITS = [
-    ("suffix", rf"(?:最后|末尾|末|尾数|尾号)(?:的|那)?(?:(?P<n>{_COUNT})位)?{_IS}(?P<d>{_D}{{1,4}})(?!{_D})"),
-    ("suffix", rf"(?<!最)后(?P<n>{_COUNT})位{_IS}(?P<d>{_D}{{1,4}})(?!{_D})"),
+    ("suffix", rf"(?:最后|末尾|末|尾数|尾号)(?:的|那)?(?:(?P<n>{_COUNT})位)?{_IS}(?P<d>{_LISTED})(?!、?{_D})"),
+    ("suffix", rf"(?<!最)后(?P<n>{_COUNT})位{_IS}(?P<d>{_LISTED})(?!、?{_D})"),
     ("prefix", rf"(?:前|开头)(?:(?P<n>{_COUNT})位)?{_IS}(?P<d>{_D}{{2,5}})(?!{_D})"),
     ("position", rf"第(?P<n>{_COUNT})位{_IS}(?P<d>{_D})(?!{_D})"),
     ("middle", rf"中间(?:四位|那四位|那几位|几位|的)?{_IS}(?P<d>{_D}{{4}})(?!{_D})"),
 ]
+# After a no (不对，是4672): the digits said are the number's last ones.
+_DENIED_DIGITS = re.compile(rf"(?<!{_D})(?:是|应该是)(?P<d>{_D}{{4,6}})(?![\d{SPOKEN_DIGITS}块元号点月年日分秒兆GgMm次个天栋楼室层])")
+# A digit correction right after these words is of an ID number, not of the phone (身份证后四位是…).
+_ID_BEFORE = re.compile(r"身份证|证件|证号")
 # Replacements: 是A不是B / 不是B是A / 把B改成A, of digits (5678 / 5687) or words (C座 / B座).
 _ENDS = rf"(?=[{re.escape(_BREAK)}]|$|啊|呀|吧|哈|的)"
 _REPLACES = [
@@ -128,9 +136,9 @@ def _edits(u: Utterance) -> tuple[Edit, ...]:
     if "位" in text or "尾" in text or "开头" in text or "中间" in text:
         for kind, rx in p["edits"]:
             for m in rx.finditer(text):
-                if u.has_pii(m.start(), m.end()):
+                if u.has_pii(m.start(), m.end()) or _ID_BEFORE.search(text, max(0, m.start() - 6), m.start()):
                     continue
-                d = read_digits(m.group("d"))
+                d = read_digits(m.group("d").replace("、", ""))
                 n = _count(m.groupdict().get("n"))
                 if kind == "position":
                     if n is None or n < 1:
@@ -161,17 +169,32 @@ def _edits(u: Utterance) -> tuple[Edit, ...]:
     return tuple(e for _, e in out)
 
 
+def _denied_digits(u: Utterance, found: tuple[Edit, ...]) -> tuple[Edit, ...]:
+    """不对，是4672: after a no, four to six digits said with 是 (no unit after them) correct the last digits of
+    a number the agent has just read back."""
+    taken = {e.new for e in found}
+    extra = []
+    for m in _DENIED_DIGITS.finditer(u.norm):
+        d = read_digits(m.group("d"))
+        if d not in taken and not u.has_pii(m.start(), m.end()):
+            extra.append(Edit("suffix", d, evidence=u.snippet(m.start(), m.end()), readback_only=True))
+    return (*extra, *found) if extra else found
+
+
 def analyse_turn(u: Utterance, *, phone_role: str | None, bare: tuple[dict[str, Any], ...]) -> TurnInfo:
     """The dialogue acts of ``u`` (see :class:`TurnInfo`)."""
     p = _patterns()
     text = u.norm
     affirm = bool(p["affirm"].match(text) or p["affirm_short"].match(text))
     deny = not affirm and bool(p["deny"].match(text))
+    edits = _edits(u)
+    if deny:
+        edits = _denied_digits(u, edits)
     asks: frozenset[str] = frozenset()
     if p["question"].search(text):
         spans = [(name, m.span()) for name, rx in p["asks"].items() for m in rx.finditer(text)]
         # 对方号码是多少 overlaps the phone's own 号码是多少: the other number field is what is asked
         asks = frozenset(name for name, (s, e) in spans if name != "phone" or not any(
             o != "phone" and os < e and s < oe for o, (os, oe) in spans))
-    return TurnInfo(affirm=affirm, deny=deny, asks=asks, edits=_edits(u), phone_role=phone_role, bare=bare,
+    return TurnInfo(affirm=affirm, deny=deny, asks=asks, edits=edits, phone_role=phone_role, bare=bare,
                     ref=u.ref)

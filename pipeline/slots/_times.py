@@ -24,7 +24,7 @@ from hotline.pipeline.slots.dates import (
 )
 
 __all__ = ["TimeMention", "times", "find_times", "is_after", "is_before", "after_today", "order_cued",
-           "appointment_cued", "rejected"]
+           "appointment_cued", "restore_cued", "rejected"]
 
 _STRONG_SUFFIXES = frozenset({"开始", "以来", "起", "之后", "以后"})
 
@@ -160,6 +160,9 @@ def _cue_res() -> dict[str, re.Pattern[str]]:
         "order_label": re.compile(rf"(?:{alternation(words('time', 'order_labels'))})(?:是|为|在|大概是|应该是)?[:：]?\s?$"),
         "appointment": re.compile(alternation(words("time", "appointment"))),
         "rejected": re.compile(alternation(words("time", "rejected"))),
+        "restore": re.compile(rf"(?:前|之前|以前|左右|前后|之内|内|以内)?(?:就|能|会|可以|应该|才)?"
+                              rf"(?:{alternation(words('time', 'restore_verbs'))})"),
+        "estimate": re.compile(alternation(words("time", "estimate_words"))),
     }
 
 
@@ -187,6 +190,14 @@ def appointment_cued(u: Utterance, m: TimeMention) -> bool:
     """An appointment word in the same clause (师傅明天上午上门, 明天下午在家)."""
     lo, hi = u.clause_start(m.start, _APPOINTMENT_WINDOW), u.clause_end(m.end, _APPOINTMENT_WINDOW)
     return _cue_res()["appointment"].search(u.norm, lo, hi) is not None
+
+
+def restore_cued(u: Utterance, m: TimeMention) -> bool:
+    """Said as when service comes back (预计上午十点前恢复, 两点左右能修好), not when something began."""
+    cues = _cue_res()
+    if cues["restore"].match(u.norm, m.end) is not None:
+        return True
+    return cues["estimate"].search(u.norm, u.clause_start(m.start, 6), m.start) is not None
 
 
 def rejected(u: Utterance, m: TimeMention) -> bool:

@@ -132,6 +132,7 @@ class CallSlotTracker:
         self._agent: dict[str, _Held] = {}  # the agent's latest value per field, used while nothing else is
         self._pending: dict[str, _Held] = {}  # read-backs waiting for the caller's reply
         self._asks: frozenset[str] = frozenset()  # what the agent's last question asked for
+        self._read_back: frozenset[str] = frozenset()  # fields the agent's last turn said a value of
         self._recent: list[str] = []  # field names, the most recently touched last
 
     def add(self, found: Mapping[str, Any], idx: int, speaker: str) -> None:
@@ -190,15 +191,20 @@ class CallSlotTracker:
                 self._pending[name] = _Held(slot, idx, SlotStatus.UNCONFIRMED)
             self._touch(name)
         self._asks = info.asks
+        self._read_back = frozenset(values)
 
     def _add_customer(self, values: dict[str, dict[str, Any]], info: TurnInfo, idx: int) -> None:
         asked, self._asks = self._asks, frozenset()
+        read_back, self._read_back = self._read_back, frozenset()
         for target in _REROUTE:
             if target in asked and "phone" not in asked and target not in values and info.bare:
                 values[target] = dict(info.bare[0])
                 if info.phone_role == "bare":
                     values.pop("phone", None)
-        handled = {name for edit in info.edits if (name := self._apply(edit, idx, info.ref)) is not None}
+        edits = info.edits
+        if "id_verified" in asked and "phone" not in asked:  # 后四位八八七三 answers 身份证后四位, not a correction
+            edits = tuple(e for e in edits if e.kind == "replace")
+        handled = {name for edit in edits if (name := self._apply(edit, idx, info.ref, read_back)) is not None}
         if info.affirm:
             for name, held in self._pending.items():
                 if name not in values and name not in handled:
@@ -219,10 +225,12 @@ class CallSlotTracker:
             self._touch(name)
         self._pending.clear()
 
-    def _targets(self, edit: Edit) -> list[str]:
-        """Fields an edit may apply to: read-backs waiting first, then the most recently touched."""
+    def _targets(self, edit: Edit, read_back: frozenset[str]) -> list[str]:
+        """Fields an edit may apply to: read-backs waiting first, then the most recently touched (only what the
+        agent's last turn read back, for an edit that needs a read-back)."""
         order = [n for n in reversed(self._recent) if n in self._pending]
-        order += [n for n in reversed(self._recent) if n not in self._pending]
+        order += [n for n in reversed(self._recent) if n not in self._pending
+                  and (not edit.readback_only or n in read_back)]
         digits = edit.new.isdigit() and (edit.kind != "replace" or (edit.old or "").isdigit())
         return [n for n in order if (n in NUMBER_FIELDS) == digits]
 
@@ -235,9 +243,9 @@ class CallSlotTracker:
             held[0], held[1] = held[1], held[0]
         return [h for h in held if h is not None]
 
-    def _apply(self, edit: Edit, idx: int, ref: datetime | None) -> str | None:
+    def _apply(self, edit: Edit, idx: int, ref: datetime | None, read_back: frozenset[str]) -> str | None:
         """Apply a correction to the field it fits; the field's name, or None where it fits none."""
-        for name in self._targets(edit):
+        for name in self._targets(edit, read_back):
             for base in self._bases(name):
                 edited = self._edited(name, base, edit, ref)
                 if edited is None:
@@ -274,7 +282,8 @@ class CallSlotTracker:
 
     def _keep_edit(self, name: str, base: _Held, slot: dict[str, Any], idx: int) -> None:
         if slot["value"] == base.slot["value"]:  # 尾号5678 after a read-back ending in 5678: a yes
-            self._current[name] = _Held(base.slot, base.turn, SlotStatus.CONFIRMED)
+            kept = SlotStatus.CORRECTED if base.status is SlotStatus.CORRECTED else SlotStatus.CONFIRMED
+            self._current[name] = _Held(base.slot, base.turn, kept)
         else:
             self._current[name] = _Held(slot, idx, SlotStatus.CORRECTED)
         self._pending.pop(name, None)

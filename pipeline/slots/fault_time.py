@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from hotline.pipeline.slots._context import Utterance
-from hotline.pipeline.slots._times import after_today, appointment_cued, order_cued, times
+from hotline.pipeline.slots._times import after_today, appointment_cued, order_cued, restore_cued, times
 
 __all__ = ["extract_fault_time"]
 
@@ -17,12 +17,13 @@ def extract_fault_time(u: Utterance) -> dict[str, Any] | None:
     The most specific expression wins (date + period + clock over a bare date), and one said as a start
     (从…, …开始) over one that is not; ties go to the first. Not fault times: times ahead of the call (明天,
     下周), one said as when something was done (上周办的: the order time) and one that may lie ahead said
-    about a visit (周六上午在家: the appointment time). Expressions inside a masked number are skipped.
+    about a visit (周六上午在家: the appointment time), and when service is expected back (预计十点前恢复).
+    Expressions inside a masked number are skipped.
     """
     best = None
     best_key: tuple[int, int] | None = None
     for m in times(u):
-        if m.future_marked or after_today(m.past, u.ref) or order_cued(u, m):
+        if m.future_marked or after_today(m.past, u.ref) or order_cued(u, m) or restore_cued(u, m):
             continue
         if appointment_cued(u, m) and m.past != m.future(u):
             continue

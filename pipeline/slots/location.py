@@ -98,6 +98,8 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], froz
 _CUE_LOCATION_RE = re.compile(
     rf"(?:家|公司|单位|店|厂|住址|地址|宿舍|住)(?:里|里面)?(?:就|也|是|现在)?(?:在|住在|位于|住|是)(?P<name>{_NAME}{{2,10}})"
 )
+# "地址岳麓区桐梓坡西路…", "装机地址是…": a label said before the address.
+_ADDRESS_LABEL_RE = re.compile(r"[\u4e00-\u9fff]{0,2}?(?:地址|住址)(?:是|在|为|就是)?[:：\s]*")  # 装机地址, 家庭住址
 _CUE_NAME_END = re.compile(
     "那边|这边|附近|一带|那里|这里|那块|这块|那儿|这儿|宽带|网络|手机|信号|电话|一直|最近|今天|昨天|现在|老是|总是|经常|突然|出差|上班"
 )
@@ -122,6 +124,9 @@ def extract_location(u: Utterance) -> dict[str, Any] | None:
         value = best.group().strip()
         if value.startswith("家") and norm[best.start() - 1 : best.start()] in ("我", "们"):
             value = value[1:]  # 我家阳光小区: 家 belongs to 我家
+        label = _ADDRESS_LABEL_RE.match(value)
+        if label and len(value) - label.end() >= 2:
+            value = value[label.end() :]  # 地址岳麓区…: the word 地址 is no part of the place
         return {"value": value, "evidence": u.snippet(best.start(), best.end())}
     for m in _CUE_LOCATION_RE.finditer(norm):
         name = m.group("name")

@@ -7,6 +7,7 @@ import pytest
 
 from hotline.core.errors import InvalidInputError, NotFittedError
 from hotline.models.call_model import NONE_LABEL, CallModel, position_bucket
+from tests.models.conftest import keyword_probs
 
 CLASSES = ["payment.suspended_after_pay", "voice.cannot_call", "broadband.cannot_connect"]
 # a stand-in utterance classifier: keyword → class distribution
@@ -14,11 +15,7 @@ _KW = {"停机": 0, "交了": 0, "缴费": 0, "打不出": 1, "能打": 1, "打�
 
 
 def fake_probs(text: str) -> np.ndarray:
-    s = np.full(len(CLASSES), 0.2)
-    for k, c in _KW.items():
-        if k in text:
-            s[c] += 2.0
-    return s / s.sum()
+    return keyword_probs(text, _KW, len(CLASSES))
 
 
 def _call(label, turns):

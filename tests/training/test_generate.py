@@ -163,6 +163,33 @@ def test_phrase_banks_follow_the_schema():
         assert all(2 <= len(s) <= 8 for s in bank["short"]), path
 
 
+def test_shared_symptoms_come_with_each_leafs_own_context(full_corpus):
+    """One symptom ("网页半天打不开") appears under both data.slow and broadband.slow, told apart by 手机/宽带 words."""
+    common = json.loads(data_path("generator", "common.json").read_text(encoding="utf-8"))
+    group = common["shared_symptoms"]["groups"][0]
+    symptom = "网页半天打不开"
+    assert symptom in group["symptoms"]
+    by_code = {code: [r["text"] for r in full_corpus if r["label"] == code and symptom in r["text"]]
+               for code in ("data.slow", "broadband.slow")}
+    assert all(len(texts) >= 3 for texts in by_code.values()), by_code
+    home = ("宽带", "款待", "WiFi", "家里", "光猫", "光毛", "网线", "电脑")
+    assert all(any(w in t for w in home) for t in by_code["broadband.slow"]), by_code["broadband.slow"]
+    assert not any("家里宽带" in t for t in by_code["data.slow"])
+
+
+def test_bad_shared_symptoms_name_the_fix(tmp_path):
+    common = json.loads(data_path("generator", "common.json").read_text(encoding="utf-8"))
+    common["shared_symptoms"]["groups"][0]["codes"]["data.nope"] = {"before": ["手机"]}
+    path = tmp_path / "common.json"
+    path.write_text(json.dumps(common, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ArtifactError, match=r"'data\.nope', which is not a taxonomy code"):
+        CorpusGenerator(common_path=path).warm_up()
+    common["shared_symptoms"] = {"share": 2, "groups": []}
+    path.write_text(json.dumps(common, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ArtifactError, match=r"share must be a number in \[0, 1\], got 2"):
+        CorpusGenerator(common_path=path).warm_up()
+
+
 def test_inquiry_bank_gets_calm_styles_only(tmp_path):
     """An inquiry code (here a stand-in bank) never gets angry or two_issue records."""
     for code in ("data.slow", "sms.spam"):

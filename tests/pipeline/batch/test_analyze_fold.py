@@ -7,17 +7,14 @@ import pytest
 
 from hotline.models.call_model import CallModel
 from hotline.pipeline.batch.analyze import _PrecomputedCallModel
+from tests.models.conftest import keyword_probs
 
 CLASSES = ["broadband.cannot_connect", "voice.cannot_call"]
 _KW = {"宽带": 0, "光猫": 0, "打不出": 1, "电话": 1}
 
 
 def _probs(text: str) -> np.ndarray:
-    s = np.full(len(CLASSES), 0.2)
-    for k, c in _KW.items():
-        if k in text:
-            s[c] += 2.0
-    return s / s.sum()
+    return keyword_probs(text, _KW, len(CLASSES))
 
 
 CALL = [("agent", "您好请讲", "opening"), ("customer", "家里宽带连不上，光猫红灯", "complaint"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline.pipeline.live.places import Place, PlaceBook, parse_place, sub_area
+from hotline.pipeline.live.places import Place, PlaceBook, parse_place, place_in, sub_area
 
 
 @pytest.mark.parametrize("region, province, city, district", [
@@ -85,3 +85,8 @@ def test_the_book_is_bounded():
 ])
 def test_sub_area_picks_the_most_specific_named_place(said, expected):
     assert sub_area(said) == expected
+
+
+def test_place_in_skips_an_address_label():
+    assert place_in("地址雨花区韶山中路100号").district == "雨花区"
+    assert place_in("我家住址是江宁区竹山路").district == "江宁区"

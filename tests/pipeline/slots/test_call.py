@@ -69,6 +69,40 @@ def test_the_last_digit_corrected(ext, ref, reply):
         "13812345678", "corrected", 2)
 
 
+@pytest.mark.parametrize("reply", ["不对，是5678", "说错了 应该是五六七八", "不对不对，最后两位是7、8"])
+def test_a_no_with_the_last_digits_corrects_them(ext, ref, reply):
+    out = _call(ext, ref, (C, "幺三八 幺二三四 五六八七"), (A, "跟您核对一下13812345687对吧"), (C, reply),
+                (A, "好的，13812345678"), (C, "嗯，你们尽快"))
+    # corrected in turn 2, then read back as corrected
+    assert (out["phone"]["value"], out["phone"]["status"], out["phone"]["evidence_turn"]) == (
+        "13812345678", "confirmed", 2)
+    assert _call(ext, ref, (C, "幺三八 幺二三四 五六八七"), (A, "跟您核对一下13812345687对吧"),
+                 (C, reply))["phone"]["status"] == "corrected"
+
+
+def test_a_no_with_other_digits_leaves_the_phone(ext, ref):
+    # an amount, or digits with no number read back just before, are no correction of the phone
+    for turns in ([(C, "我的号码是13812345687"), (A, "您是充了100块对吗"), (C, "不对，是2000块")],
+                  [(C, "我的号码是13812345687"), (A, "好的"), (C, "不对，是1208")]):
+        out = _call(ext, ref, *turns)
+        assert (out["phone"]["value"], out["phone"]["status"]) == ("13812345687", "stated"), turns
+
+
+def test_digits_answering_an_id_question_do_not_edit_the_phone(ext, ref):
+    out = _call(ext, ref, (C, "号码是幺五九 二二三四 五五六六"), (A, "麻烦报一下身份证的后四位"), (C, "后四位是零零幺X"),
+                (A, "机主姓名和证件后四位请提供一下"), (C, "李强 后四位一二三四"))
+    assert (out["phone"]["value"], out["phone"]["status"]) == ("15922345566", "stated")
+    said = _call(ext, ref, (C, "我的号码是15922345566"), (C, "身份证后四位是1234"))
+    assert said["phone"]["value"] == "15922345566"
+
+
+def test_which_number_to_look_up_asks_for_the_callers_own(ext, ref):
+    out = _call(ext, ref, (A, "可以 您要办哪个号码"), (C, "就我这个 一五九 二二三四 五五六六"))
+    assert out["phone"]["value"] == "15922345566" and out["fault_number"] is None
+    out = _call(ext, ref, (A, "请问是哪个号码打给您的"), (C, "一七零 零零零零 幺二三四"))
+    assert out["fault_number"]["value"] == "17000001234" and out["phone"] is None
+
+
 def test_a_correction_that_changes_nothing_is_a_yes(ext, ref):
     out = _call(ext, ref, (C, "我的号码是13812345678"), (A, "您的号码是13812345678对吗"), (C, "尾号是5678"))
     assert (out["phone"]["status"], out["phone"]["evidence_turn"]) == ("confirmed", 0)

@@ -81,10 +81,18 @@ def test_fault_time(slot: Callable[..., Any], text: str, value: str, resolved: s
         "我上周三在营业厅办的套餐",  # when something was done: the order time
         "五一路那边信号差",  # a holiday name inside a road name
         "我的号码是幺三八幺二三四五六七八",
+        "预计下午两点前恢复，恢复后短信通知您",  # when service comes back, not when the fault began
+        "估计中午能修好",
+        "十点左右就恢复了",
     ],
 )  # fmt: skip
 def test_no_fault_time(slot: Callable[..., Any], text: str) -> None:
     assert slot(text, "fault_time") is None
+
+
+def test_the_start_wins_over_the_restoration(slot: Callable[..., Any]) -> None:
+    assert slot("昨天晚上八点开始断的，一直没恢复", "fault_time")["value"] == "昨天晚上八点开始"
+    assert slot("前天修好了，今天早上又断了", "fault_time")["value"] == "今天早上"
 
 
 def test_more_specific_time_wins(slot: Callable[..., Any]) -> None:
