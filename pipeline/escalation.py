@@ -7,7 +7,9 @@ alerts the agent.
 
 Service numbers (12300, 10080, 315 …) count only as standalone numbers, written in digits or spoken
 (幺零零八零), never inside a longer number or a phone number. A threat negated in its own clause
-(我不会去工信部投诉) is ignored.
+(我不会去工信部投诉) is ignored. A regulator, media or legal word the caller asks about (12300是干什么的,
+听说可以找消协 那是干啥的) is no threat: every mention of it in that utterance becomes an ``inquiry`` reason
+(``watch``: the agent sees it, nobody is paged).
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ _CARRIERS = ("移动", "联通", "电信", "广电")
 # fast (~2 µs per utterance); named groups or leading look-behinds would make it ~10x slower.
 _KEYWORDS: dict[str, str] = {
     **dict.fromkeys(
-        ["工业和信息化部", "工信部", "通信管理局", "通管局", "消费者协会", "消协", "市长热线", "政务热线", "政府热线", "信访"],
+        ["工业和信息化部", "工信部", "通信管理局", "通管局", "消费者协会", "消协", "市长热线", "政务热线", "政府热线", "信访",
+         # ASR slips of 工信部 (a recogniser writes the sound, not the word)
+         "工信布", "公信部", "工信不投诉"],
         "regulator",
     ),
     **dict.fromkeys(
@@ -111,6 +115,12 @@ _NEGATION_RE = re.compile(
 )
 # 12345 is also everyone's placeholder number ("密码是12345"): it needs a hotline word in its clause.
 _HOTLINE_CONTEXT_RE = re.compile("打|拨|热线|投诉|举报|反映|找|政府|市长")
+# Right after a threat word: the caller asks what it is (12300是干什么的, 一二三零零 那是干啥的).
+_INQUIRY_AFTER_RE = re.compile(
+    rf"[\s\u3000]*(?:那|这|它)?(?:个)?(?:到底)?(?:是)?(?:干什么|干啥|干嘛|做什么|做啥|管什么|管啥|什么|啥)"
+    rf"(?:的|地方|部门|单位|机构|电话|意思)?[^{_CLAUSE_END}]{{0,3}}(?:[?？]|吗|呢|啊|$)"
+)
+_THREATS = frozenset({"regulator", "media", "legal"})
 _EXCLAIM_RE = re.compile(r"^[!?]+$")
 
 
@@ -169,6 +179,11 @@ class EscalationDetector:
             hits.append((m.start(), m.end(), kind, m.group()))
         # Two scanners may overlap (上微博 / 微博曝光): keep the earliest, then the longest.
         hits.sort(key=lambda h: (h[0], -h[1]))
+        asked = {m.translate(_TO_DIGIT) for _, end, kind, m in hits
+                 if kind in _THREATS and _INQUIRY_AFTER_RE.match(norm, end)}
+        if asked:
+            hits = [(s, e, "inquiry" if k in _THREATS and m.translate(_TO_DIGIT) in asked else k, m)
+                    for s, e, k, m in hits]
         reasons: list[dict[str, str]] = []
         seen: set[tuple[str, str]] = set()
         last_end = 0

@@ -58,10 +58,10 @@ PERIOD = (
     r"(?P<period>凌晨|清晨|一大早|大清早|大早上|一早|早上|早晨|上午|中午|下午|傍晚|晚上|后半夜|上半夜|夜里|夜间|半夜|深夜"
     r"|白天|晚间)"
 )
-# 六七点 (six or seven): a pair of neighbouring numerals is a range; 十点多钟, 六点来钟: about.
+# 六七点 (six or seven): a pair of neighbouring numerals is a range; 十点多钟, 六点来钟, 七点五十几分: about.
 CLOCK = (
     r"(?P<h>\d{1,2}|[零一二两三四五六七八九十]{1,3})(?:点钟|点|时(?![间候]))"
-    r"(?:(?P<half>半)|(?P<quarter>一刻|三刻)|(?P<mi>\d{1,2}|[零一二三四五六七八九十]{1,3})分?)?(?:左右|多钟|来钟|多|整)?"
+    r"(?:(?P<half>半)|(?P<quarter>一刻|三刻)|(?P<mi>\d{1,2}|[零一二三四五六七八九十]{1,3})几?分?)?(?:左右|多钟|来钟|多|整)?"
     r"|(?P<h2>\d{1,2})[:：](?P<m2>[0-5]\d)"
 )
 # A clock alone must look like a time: "一点" / "三点" alone are "a bit" / "three points".

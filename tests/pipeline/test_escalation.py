@@ -158,6 +158,30 @@ def test_negated_threats_are_ignored(det: EscalationDetector, text: str) -> None
     assert det.detect(text)["level"] == "none"
 
 
+@pytest.mark.parametrize("text", ["再不给我弄好我就打工信不投诉", "我要去工信布告你们"])
+def test_asr_slips_of_the_regulator_are_high(det: EscalationDetector, text: str) -> None:
+    assert det.detect(text)["level"] == "high"
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("朋友说可以打12300，12300是干嘛的？", "12300"),  # every mention of what is asked about
+        ("网上说可以找那个 幺二三零零 那是干啥的", "幺二三零零"),
+        ("工信部是什么部门啊", "工信部"),
+    ],
+)
+def test_asking_what_a_regulator_is_is_no_threat(det: EscalationDetector, text: str, match: str) -> None:
+    out = det.detect(text)
+    assert (out["escalate"], out["level"]) == (False, "watch")
+    assert {r["type"] for r in out["reasons"]} == {"inquiry"} and out["reasons"][0]["match"] == match
+
+
+@pytest.mark.parametrize("text", ["12300是干什么的我不管，再不修好我就去工信部", "你们再拖，我就打12300，看看它是管什么的"])
+def test_a_threat_beside_a_question_stays_high(det: EscalationDetector, text: str) -> None:
+    assert det.detect(text)["level"] == "high"
+
+
 @pytest.mark.parametrize(
     "text",
     [
