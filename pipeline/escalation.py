@@ -20,6 +20,7 @@ from typing import Any
 from hotline.core.errors import InvalidInputError
 from hotline.core.mask import mask_pii
 from hotline.core.normalise import normalise_text
+from hotline.core.results import THREAT_TYPES
 
 __all__ = ["EscalationDetector", "merge_escalation", "LEVEL_RANK", "MAX_REASONS"]
 
@@ -120,7 +121,6 @@ _INQUIRY_AFTER_RE = re.compile(
     rf"[\s\u3000]*(?:那|这|它)?(?:个)?(?:到底)?(?:是)?(?:干什么|干啥|干嘛|做什么|做啥|管什么|管啥|什么|啥)"
     rf"(?:的|地方|部门|单位|机构|电话|意思)?[^{_CLAUSE_END}]{{0,3}}(?:[?？]|吗|呢|啊|$)"
 )
-_THREATS = frozenset({"regulator", "media", "legal"})
 _EXCLAIM_RE = re.compile(r"^[!?]+$")
 
 
@@ -180,9 +180,9 @@ class EscalationDetector:
         # Two scanners may overlap (上微博 / 微博曝光): keep the earliest, then the longest.
         hits.sort(key=lambda h: (h[0], -h[1]))
         asked = {m.translate(_TO_DIGIT) for _, end, kind, m in hits
-                 if kind in _THREATS and _INQUIRY_AFTER_RE.match(norm, end)}
+                 if kind in THREAT_TYPES and _INQUIRY_AFTER_RE.match(norm, end)}
         if asked:
-            hits = [(s, e, "inquiry" if k in _THREATS and m.translate(_TO_DIGIT) in asked else k, m)
+            hits = [(s, e, "inquiry" if k in THREAT_TYPES and m.translate(_TO_DIGIT) in asked else k, m)
                     for s, e, k, m in hits]
         reasons: list[dict[str, str]] = []
         seen: set[tuple[str, str]] = set()
@@ -211,7 +211,7 @@ class EscalationDetector:
     def _flags(self, reasons: list[dict[str, str]]) -> dict[str, Any]:
         types = [r["type"] for r in reasons]
         n_anger = types.count("anger")
-        if {"regulator", "media", "legal"} & set(types) or n_anger >= self.high_anger:
+        if set(THREAT_TYPES) & set(types) or n_anger >= self.high_anger:
             level = "high"
         elif types:
             level = "watch"

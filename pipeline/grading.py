@@ -39,12 +39,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hotline.core.numerals import parse_int
-from hotline.core.results import ComplaintGrade
+from hotline.core.results import THREAT_TYPES, ComplaintGrade
 
-__all__ = ["Grading", "grade_call", "time_limit_hours", "is_vip", "THREAT_TYPES"]
-
-THREAT_TYPES = ("regulator", "media", "legal")
-"""Escalation reason types that make a complaint urgent on their own (工信部 / 12300, 媒体 / 曝光, 律师 / 起诉)."""
+__all__ = ["Grading", "grade_call", "time_limit_hours", "is_vip", "THREAT_TYPES"]  # THREAT_TYPES: hotline.core.results
 
 _LIMIT_RE = re.compile(r"(\d+(?:\.\d+)?|[一二两三四五六七八九十百]+)\s*个?\s*(小时|工作日|天|日)\s*(?:之内|以内|内)")
 _UNIT_HOURS = {"小时": 1.0, "工作日": 24.0, "天": 24.0, "日": 24.0}

@@ -510,7 +510,7 @@ class DialogueGenerator:
         scenario = adjacent["scenarios"][k]
         call.notes["topic"] = f"adjacent.{k}"
         chosen = {name: rng.choice(values) for name, values in sorted(self.offtopic_.get("slots", {}).items())}
-        pick = {key: _SLOT_RE.sub(lambda m: chosen[m.group(1)], rng.choice(scenario[key])) for key in _ADJACENT_KEYS}
+        pick = {key: self._fill_offtopic(rng.choice(scenario[key]), call, chosen=chosen) for key in _ADJACENT_KEYS}
         opener = self._calm_opener(call) + "，" if rng.random() < 0.3 else ""
         # ambiguous on its own (是不是你们扣的): its category must not count, and it is no scope negative
         self._say(call, "customer", TurnRole.UNRELATED, opener + pick["customer"])
@@ -936,7 +936,11 @@ class DialogueGenerator:
 
         return _SLOT_RE.sub(pick, template)
 
-    def _fill_offtopic(self, template: str, call: _Call) -> str:
+    def _fill_offtopic(self, template: str, call: _Call, *, chosen: dict[str, str] | None = None) -> str:
+        """Fill the off-topic bank's ``{slot}`` placeholders: from ``chosen`` (one value per slot for the call)
+        when given, else a fresh random value each."""
+        if chosen is not None:
+            return _SLOT_RE.sub(lambda m: chosen[m.group(1)], template)
         slots = self.offtopic_.get("slots", {})
         return _SLOT_RE.sub(lambda m: call.rng.choice(slots[m.group(1)]), template)
 

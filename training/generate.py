@@ -130,7 +130,7 @@ class CorpusGenerator:
                 raise ArtifactError(f"{path}: field 'code' is {code!r} but the file name says {path.stem!r}")
             for key in _PHRASE_KEYS:
                 items = bank.get(key)
-                if not isinstance(items, list) or not items or not all(isinstance(s, str) and s.strip() for s in items):
+                if not _strings(items):
                     raise ArtifactError(f"{path}: {key!r} must be a non-empty list of non-empty strings")
                 for text in items:
                     unknown = set(_SLOT_RE.findall(text)) - slot_names

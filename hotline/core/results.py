@@ -23,7 +23,7 @@ __all__ = [
     "Turn", "CallCategory", "TicketFieldState", "TicketDraft", "EscalationReason", "Escalation", "Reply",
     "Notice", "Incident", "CallState", "CallBrief", "EndTicket", "EndCallResult", "Feedback",
     "QaVerdict", "QaFlag", "QaScorecard", "QaFlagRate", "QaAgentSummary", "QaTeamFlag", "QaTeamSummary",
-    "ComplaintGrade",
+    "ComplaintGrade", "THREAT_TYPES",
 ]
 
 
@@ -197,6 +197,11 @@ class TicketDraft(_Result):
     grade_reasons: list[str] = Field(default_factory=list, description="what raised the grade, e.g. threat:regulator, vip")
     time_limit_h: float | None = Field(default=None, description="the handling spec's time limit (24小时内回复 → 24)")
     deadline: str | None = Field(default=None, description="ISO 8601: the call's start plus time_limit_h")
+
+
+THREAT_TYPES = ("regulator", "media", "legal")
+"""Escalation reason types that are threats: ``high`` on their own (:mod:`hotline.pipeline.escalation`) and a
+complaint graded urgent (:mod:`hotline.pipeline.grading`)."""
 
 
 class EscalationReason(_Result):

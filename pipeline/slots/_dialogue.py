@@ -84,8 +84,6 @@ _EDITS = [
 ]
 # After a no (不对，是4672): the digits said are the number's last ones.
 _DENIED_DIGITS = re.compile(rf"(?<!{_D})(?:是|应该是)(?P<d>{_D}{{4,6}})(?![\d{SPOKEN_DIGITS}块元号点月年日分秒兆GgMm次个天栋楼室层])")
-# A digit correction right after these words is of an ID number, not of the phone (身份证后四位是…).
-_ID_BEFORE = re.compile(r"身份证|证件|证号")
 # Replacements: 是A不是B / 不是B是A / 把B改成A, of digits (5678 / 5687) or words (C座 / B座).
 _ENDS = rf"(?=[{re.escape(_BREAK)}]|$|啊|呀|吧|哈|的)"
 _REPLACES = [
@@ -136,7 +134,8 @@ def _edits(u: Utterance) -> tuple[Edit, ...]:
     if "位" in text or "尾" in text or "开头" in text or "中间" in text:
         for kind, rx in p["edits"]:
             for m in rx.finditer(text):
-                if u.has_pii(m.start(), m.end()) or _ID_BEFORE.search(text, max(0, m.start() - 6), m.start()):
+                # right after an ID word (the lexicon's id_verified asks: 身份证后四位是…) it is the ID's digits
+                if u.has_pii(m.start(), m.end()) or p["asks"]["id_verified"].search(text, max(0, m.start() - 6), m.start()):
                     continue
                 d = read_digits(m.group("d").replace("、", ""))
                 n = _count(m.groupdict().get("n"))
