@@ -204,7 +204,7 @@ def cmd_index_calibrate(args: argparse.Namespace) -> int:
     tuned = {k: v for k, v in (("target_reject", args.target_reject), ("max_abstain", args.max_abstain)) if v is not None}
     model = fit_default_no_answer(ComplaintClassifier.load(settings.classifier_dir), out, encoder=settings.encoder,
                                   seed=args.seed, per_code=args.per_code, scope=settings.classifier_dir / "scope",
-                                  **tuned)
+                                  adapter=not args.no_adapter, **tuned)
     _print_json({"out": str(out), **model.info})
     return 0
 
@@ -681,6 +681,8 @@ def build_parser() -> argparse.ArgumentParser:
     xc.add_argument("--per-code", type=int, default=50)
     xc.add_argument("--target-reject", type=float, default=None, help="default 0.88 of simulated unanswerables")
     xc.add_argument("--max-abstain", type=float, default=None, help="default 0.08 of simulated answerables")
+    xc.add_argument("--no-adapter", action="store_true",
+                    help="fit without the retrieval adapter (dense scores in the encoder's own space)")
     xc.set_defaults(func=cmd_index_calibrate)
 
     bn = sub.add_parser("bench", help="benchmarks")

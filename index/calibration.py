@@ -66,6 +66,8 @@ class CalibrationIndex(Protocol):
     entry_probs_: np.ndarray | None
     category_classes_: list[str] | None
 
+    def adapt(self, qv: np.ndarray) -> np.ndarray: ...
+
 
 def default_offtopic_path() -> Path:
     """The shipped off-topic sentences, ``data/kb/offtopic.txt``."""
@@ -175,7 +177,7 @@ def _calibration_scores(index: CalibrationIndex, emb: np.ndarray, docs: list[lis
                         cqs: list[_CalQuery], n_folds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dense, BM25 and coverage scores ``[q, E]`` of each calibration query, with its own text held out."""
     n_entries = len(docs)
-    qv = index.encoder.encode_queries([q.text for q in cqs])
+    qv = index.adapt(index.encoder.encode_queries([q.text for q in cqs]))  # in the space of the rows
     toks = [lex_tokens(index.segmenter, q.text) for q in cqs]
     bm = np.zeros((len(cqs), n_entries), dtype=np.float32)
     cov = np.zeros_like(bm)
@@ -231,7 +233,7 @@ def fit_self_calibrators(
 
     Args:
         index: the index being built (its rows, BM25 and fusion weights; entry profiles for the category one).
-        emb: ``[rows, dim]`` the index's row vectors.
+        emb: ``[rows, dim]`` the index's row vectors (adapted, as stored).
         docs: per entry, the token lists of its BM25 parts (:func:`hotline.index.rows.doc_tokens`).
         offtopic: off-topic sentences (always unanswerable).
         target_precision, target_reject, min_answer_rate, unanswerable_prior, max_queries, seed: see

@@ -55,6 +55,7 @@ from hotline.core.artifacts import fingerprint, read_meta, write_meta
 from hotline.core.errors import ArtifactError, InvalidInputError
 from hotline.core.results import FaqHit, SearchResult
 from hotline.index.abstention import AbstentionCalibrator
+from hotline.index.adapter import ADAPTER_DIR, RetrievalAdapter
 from hotline.index.calibration import calibration_features, fit_self_calibrators, read_offtopic
 from hotline.index.fusion import (
     CATEGORY_FEATURES,
@@ -137,7 +138,8 @@ class FaqIndex:
                  fields: Sequence[str], bm25_fields: Sequence[str], weights: FusionWeights,
                  calibrator: AbstentionCalibrator | None, meta: dict[str, Any] | None = None,
                  category_calibrator: AbstentionCalibrator | None = None,
-                 no_answer_model: NoAnswerModel | None = None, scope_model: ScopeScorer | None = None) -> None:
+                 no_answer_model: NoAnswerModel | None = None, scope_model: ScopeScorer | None = None,
+                 adapter: RetrievalAdapter | None = None) -> None:
         self.kb = kb
         self.encoder = encoder
         self.vectors = vectors
@@ -152,6 +154,7 @@ class FaqIndex:
         self.category_calibrator = category_calibrator  # used when a query comes with category probs
         self.no_answer_model = no_answer_model  # when set, used instead of the calibrators
         self.scope_model = scope_model  # P(telecom speech) for the no-answer model's scope variants; saved in scope/
+        self.adapter = adapter  # the rows in ``vectors`` are adapted; queries are adapted in _entry_cos
         self.meta = meta or {}
         self.category_classes_: list[str] | None = None
         self.entry_probs_: np.ndarray | None = None  # [E, C] category distribution of each entry
@@ -174,7 +177,8 @@ class FaqIndex:
               max_calibration_queries: int = 3000, seed: int = 0,
               category_model: CategoryModel | None = None, no_answer: str = "shipped",
               no_answer_model: NoAnswerModel | str | Path | None = None,
-              scope_model: ScopeScorer | str | Path | None = None) -> FaqIndex:
+              scope_model: ScopeScorer | str | Path | None = None,
+              adapter: RetrievalAdapter | str | None = "auto") -> FaqIndex:
         """Embed, index and calibrate a knowledge base.
 
         Args:
@@ -209,6 +213,11 @@ class FaqIndex:
                 for the shipped model's scope variants; default: the one the no-answer model carries (fitted
                 with it, or loaded from beside its file). Copied into the index (``scope/``). Without one the
                 variants without the scope feature are used.
+            adapter: the :class:`~hotline.index.adapter.RetrievalAdapter` the dense scores are computed in.
+                ``"auto"`` (default): the one the shipped no-answer model was fitted with (none for a model
+                fitted without one, or another source). An explicit adapter (or ``None``) that differs from the
+                no-answer model's makes the build fall back to self-supervised calibration, as another encoder
+                does: the model's cosine features mean nothing in another space. Saved in ``adapter/``.
         """
         t0 = time.perf_counter()
         fields, bm25_fields = check_fields(fields, "fields"), check_fields(bm25_fields, "bm25_fields")
@@ -232,8 +241,24 @@ class FaqIndex:
         weights = weights or FusionWeights()
         entries = kb.entries
 
+        model: NoAnswerModel | None = None
+        na_path: Path | None = None
+        if source is NoAnswerSource.SHIPPED:
+            na_path = Path(no_answer_model) if isinstance(no_answer_model, (str, Path)) else default_no_answer_path()
+            model = no_answer_model if isinstance(no_answer_model, NoAnswerModel) else NoAnswerModel.load(na_path)
+            if isinstance(no_answer_model, NoAnswerModel):
+                na_path = None
+        if isinstance(adapter, str):
+            if adapter != "auto":
+                raise InvalidInputError(f"adapter must be a RetrievalAdapter, None or 'auto', got {adapter!r}")
+            adapter = None if model is None or model.encoder != encoder.name else model.adapter
+        if adapter is not None and adapter.encoder != encoder.name:
+            raise InvalidInputError(f"the retrieval adapter was fitted for encoder {adapter.encoder!r}, this index "
+                                    f"uses {encoder.name!r}; pass adapter=None or fit one for {encoder.name!r}")
+
         texts, row_entry, row_field = entry_rows(entries, fields)
-        emb = encode_rows(encoder, texts, row_field)  # [rows, dim]
+        raw = encode_rows(encoder, texts, row_field)  # [rows, dim]
+        emb = raw if adapter is None else adapter.apply(raw)
         vectors = VectorIndex(dim=int(encoder.dim), encoder_name=encoder.name, index_type=index_type)
         vectors.add(emb)
 
@@ -242,19 +267,26 @@ class FaqIndex:
         bm25.index([[t for part in d for t in part] for d in docs])
 
         self = cls(kb, encoder, vectors, bm25, row_entry, row_field, segmenter=segmenter, fields=fields,
-                   bm25_fields=bm25_fields, weights=weights, calibrator=None)
+                   bm25_fields=bm25_fields, weights=weights, calibrator=None, adapter=adapter)
         if category_model is not None:
             self.attach_category_probs(list(category_model.classes_), entry_category_probs(kb, category_model))
         stats: dict[str, Any] = {}
         na_info: dict[str, Any] = {"source": source.value}
         if source is NoAnswerSource.SHIPPED:
-            path = no_answer_model if isinstance(no_answer_model, (str, Path)) else default_no_answer_path()
-            model = no_answer_model if isinstance(no_answer_model, NoAnswerModel) else NoAnswerModel.load(path)
-            if model.encoder == encoder.name:
+            assert model is not None
+            fitted_in = model.adapter_identity
+            used = None if adapter is None else adapter.identity
+            if model.encoder == encoder.name and fitted_in != used:
+                logger.warning("the shipped no-answer model was fitted with retrieval adapter %s, this index uses %s: "
+                               "falling back to self-supervised calibration", fitted_in, used)
+                source = NoAnswerSource.SELF
+                na_info.update({"source": "self", "fallback_from": "shipped",
+                                "reason": f"shipped model is for retrieval adapter {fitted_in}, the index uses {used}"})
+            elif model.encoder == encoder.name:
                 self.no_answer_model = model
                 self.scope_model = _scope_for(model, scope_model)
                 na_info.update({"model": model.name, "encoder": model.encoder,
-                                "path": None if isinstance(no_answer_model, NoAnswerModel) else str(path),
+                                "path": None if na_path is None else str(na_path),
                                 "threshold": self.threshold, "category_threshold": self.category_threshold,
                                 "scope": None if self.scope_model is None else scope_identity(self.scope_model),
                                 "variants": {"plain": model.variant_name(category=False,
@@ -284,6 +316,7 @@ class FaqIndex:
             "bm25_fields": list(bm25_fields),
             "n_entries": len(entries),
             "n_rows": int(len(row_entry)),
+            "adapter": None if adapter is None else adapter.describe(),
             "index_type": vectors.describe()["index_type"],
             "weights": asdict(weights),
             "target_precision": target_precision,
@@ -458,8 +491,15 @@ class FaqIndex:
             qv = self.encoder.encode_queries(queries)
         return self._entry_cos(qv), self.bm25.scores([lex_tokens(self.segmenter, q) for q in queries])
 
+    def adapt(self, qv: np.ndarray) -> np.ndarray:
+        """Query vectors in the space of the index's rows: through its retrieval adapter, if it has one."""
+        return qv if self.adapter is None else self.adapter.apply(qv)
+
     def _entry_cos(self, qv: np.ndarray) -> np.ndarray:
-        """Per-entry dense score ``[n, E]``: max cosine over question rows, blended with the answer row."""
+        """Per-entry dense score ``[n, E]``: max cosine over question rows, blended with the answer row.
+
+        ``qv``: the encoder's query vectors (as the classifier reads them); adapted here."""
+        qv = self.adapt(qv)
         n_rows, n_entries = len(self.row_entry), len(self._entries)
         exact = self.vectors.describe()["index_type"] == IndexType.FLAT.value and n_rows <= _EXACT_ROWS
         k = n_rows if exact else min(n_rows, _CAND_ROWS)
@@ -527,6 +567,9 @@ class FaqIndex:
         if self.scope_model is not None:
             _save_scope(self.scope_model, directory / SCOPE_DIR)
             meta["manifest"].append(f"{SCOPE_DIR}/")
+        if self.adapter is not None:
+            self.adapter.save(directory / ADAPTER_DIR)
+            meta["manifest"].append(f"{ADAPTER_DIR}/")
         if self.entry_probs_ is not None:
             np.savez(directory / "category.npz", entry_probs=self.entry_probs_,
                      classes=np.asarray(self.category_classes_, dtype=str))
@@ -558,6 +601,14 @@ class FaqIndex:
         if segmenter is None:
             # indexes from before backends were recorded were built with the reference jieba
             segmenter = _load_segmenter(str(meta.get("segmenter", "")), meta.get("segmenter_backend", "jieba"))
+        adapter = None
+        if meta.get("adapter"):
+            if not (directory / ADAPTER_DIR / "meta.json").is_file():
+                raise ArtifactError(f"{directory} lacks {ADAPTER_DIR}/; the index folder is incomplete, rebuild it")
+            adapter = RetrievalAdapter.load(directory / ADAPTER_DIR)
+            if adapter.identity != meta["adapter"].get("identity") or adapter.encoder != encoder.name:
+                raise ArtifactError(f"{directory / ADAPTER_DIR} is not the adapter this index was built with "
+                                    f"(or is for encoder {adapter.encoder!r}); rebuild the index")
         cal, cal_cat = meta.get("calibrator"), meta.get("calibrator_category")
         w = meta.get("weights") or {}
         index = cls(kb, encoder, vectors, bm25, rows["row_entry"], rows["row_field"], segmenter=segmenter,
@@ -565,7 +616,7 @@ class FaqIndex:
                     weights=FusionWeights(**{k: float(v) for k, v in w.items() if k in FusionWeights.__annotations__}),
                     calibrator=_load_calibrator(cal), meta=meta, category_calibrator=_load_calibrator(cal_cat),
                     no_answer_model=None if not meta.get("no_answer_model")
-                    else NoAnswerModel.from_dict(meta["no_answer_model"]))
+                    else NoAnswerModel.from_dict(meta["no_answer_model"]), adapter=adapter)
         if (directory / "category.npz").exists():
             cat = np.load(directory / "category.npz")
             index.attach_category_probs([str(c) for c in cat["classes"]], cat["entry_probs"])
@@ -588,6 +639,7 @@ class FaqIndex:
                                                                      "self" if self.calibrator is not None else "none"),
                 "category_profiles": self.entry_probs_ is not None,
                 "scope_model": self.scope_model is not None,
+                "adapter": None if self.adapter is None else self.adapter.identity,
                 "n_category_classes": None if self.category_classes_ is None else len(self.category_classes_)}
 
     def __len__(self) -> int:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -56,6 +56,7 @@ from hotline.core.errors import ArtifactError, InvalidInputError
 from hotline.core.mask import masked_text
 from hotline.core.resources import data_path
 from hotline.index.abstention import AbstentionCalibrator
+from hotline.index.adapter import ADAPTER_DIR, RetrievalAdapter
 from hotline.index.fusion import (
     NA_CATEGORY_FEATURES,
     NA_FEATURES,
@@ -91,7 +92,8 @@ _SCOPE_CLIP = 8.0  # |logit| cap: P(in scope) beyond 0.9997 or below 0.0003 says
 # off-topic and adjacent questions (what callers ask a telecom line that no operator FAQ answers), the rest
 # in-domain questions whose topic the KB lacks. Groups that are absent hand their share to the others.
 _ANSWERABLE_SHARES = {"generated": 0.5, "paraphrase": 0.5}
-_UNANSWERABLE_SHARES = {"dropped": 0.18, "paraphrase_dropped": 0.12, "offtopic": 0.45, "adjacent": 0.25}
+_UNANSWERABLE_SHARES = {"dropped": 0.18, "paraphrase_dropped": 0.12, "offtopic": 0.45, "adjacent": 0.25,
+                        "uncovered": 0.15}  # renormalised over the groups present
 _N_FOLDS = 5
 _REFIT = "refit it with 'hotline index calibrate' or build the index with no_answer='self'"
 
@@ -134,6 +136,8 @@ class NoAnswerModel:
 
     ``scope_model`` is not saved with the numbers: it is the scope model the scope variants read, attached by
     fitting or by :meth:`load` (``<classifier>/scope`` beside ``<classifier>/no_answer_model.json``).
+    ``adapter`` likewise: the retrieval adapter the cosine features were read through (``info["adapter"]``
+    names it; :meth:`load` reads ``<folder>/adapter/`` beside the file), which an index must use with the model.
     """
 
     plain: AbstentionCalibrator
@@ -144,12 +148,18 @@ class NoAnswerModel:
     plain_scope: AbstentionCalibrator | None = None
     category_scope: AbstentionCalibrator | None = None
     scope_model: ScopeScorer | None = field(default=None, repr=False, compare=False)
+    adapter: RetrievalAdapter | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if (self.category_scope is not None) != (self.category is not None and self.plain_scope is not None):
             raise ArtifactError("a no-answer model with category and scope variants needs all four of "
                                 f"{list(VARIANTS)}, got {[v for v in VARIANTS if getattr(self, v) is not None]}; "
                                 f"{_REFIT}")
+
+    @property
+    def adapter_identity(self) -> str | None:
+        """The fingerprint of the retrieval adapter the model was fitted with (``None``: raw encoder space)."""
+        return (self.info.get("adapter") or {}).get("identity")
 
     @property
     def uses_scope(self) -> bool:
@@ -216,6 +226,14 @@ class NoAnswerModel:
             from hotline.models.scope import ScopeModel
 
             model.scope_model = ScopeModel.load(scope_dir)
+        if model.adapter_identity is not None:
+            adapter_dir = path.parent / ADAPTER_DIR
+            if not (adapter_dir / "meta.json").is_file():
+                raise ArtifactError(f"the no-answer model {path} was fitted with a retrieval adapter, but "
+                                    f"{adapter_dir} is missing; {_REFIT}")
+            model.adapter = RetrievalAdapter.load(adapter_dir)
+            if model.adapter.identity != model.adapter_identity:
+                raise ArtifactError(f"{adapter_dir} is not the retrieval adapter {path} was fitted with; {_REFIT}")
         return model
 
     @classmethod
@@ -242,7 +260,7 @@ class _Queries:
     """The fitting queries, one row each: text, kind, the codes that answer it, its entry (paraphrases), fold."""
 
     texts: list[str]
-    kind: np.ndarray  # "generated" | "paraphrase" | "offtopic" | "adjacent"
+    kind: np.ndarray  # "generated" | "paraphrase" | "offtopic" | "adjacent" | "uncovered"
     labels: list[set[str]]
     primary: list[str | None]
     entry: np.ndarray  # the paraphrase's own entry, -1 for the others
@@ -251,6 +269,7 @@ class _Queries:
 
 def _queries(records: Sequence[dict[str, Any]], entry_codes: list[str], paraphrases: list[tuple[str, int]],
              offtopic: Mapping[str, Sequence[str]], adjacent: Mapping[str, Sequence[str]],
+             uncovered: Mapping[str, Sequence[str]],
              rng: np.random.Generator) -> _Queries:
     rows: list[tuple[str, str, set[str], str | None, int, str]] = []  # text, kind, labels, primary, entry, group
     for i, r in enumerate(records):
@@ -258,7 +277,8 @@ def _queries(records: Sequence[dict[str, Any]], entry_codes: list[str], paraphra
                      f"g{i}"))
     # a paraphrase's siblings share its fold, and a topic's sentences theirs: no near-duplicate leaks across folds
     rows += [(t, "paraphrase", {entry_codes[j]}, entry_codes[j], j, f"e{j}") for t, j in paraphrases]
-    rows += [(t, k, set(), None, -1, f"{k}:{topic}") for k, bank in (("offtopic", offtopic), ("adjacent", adjacent))
+    rows += [(t, k, set(), None, -1, f"{k}:{topic}")
+             for k, bank in (("offtopic", offtopic), ("adjacent", adjacent), ("uncovered", uncovered))
              for topic, items in bank.items() for t in items]
     texts, kind, labels, primary, entry, group = (list(col) for col in zip(*rows, strict=True))
     names = sorted(set(group))
@@ -345,10 +365,12 @@ def _fit_variant(features: tuple[str, ...], feats: dict[str, np.ndarray], unans:
 def fit_no_answer_model(index: NoAnswerIndex | Sequence[NoAnswerIndex], records: Sequence[dict[str, Any]], *,
                         offtopic: Sequence[str] | Mapping[str, Sequence[str]],
                         adjacent: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+                        uncovered: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
                         category_model: CategoryModel | None = None, scope_model: ScopeScorer | None = None,
                         n_splits: int = 18, drop_share: float = 0.28, target_reject: float = 0.88,
                         max_abstain: float = 0.08, answerable_prior: float = 0.75, c: float = 1.0,
-                        seed: int = 0) -> NoAnswerModel:
+                        seed: int = 0, adapter: RetrievalAdapter | None = None,
+                        view_fitted_codes: Sequence[Collection[str] | None] | None = None) -> NoAnswerModel:
     """Fit the no-answer model on generated queries with leave-codes-out splits of the indexed KB.
 
     Args:
@@ -361,6 +383,8 @@ def fit_no_answer_model(index: NoAnswerIndex | Sequence[NoAnswerIndex], records:
         records: ``{"text", "label"[, "labels"]}`` caller utterances (``CorpusGenerator(...).run()["records"]``).
         offtopic: off-topic sentences (never answerable), a list or ``{topic: [sentences]}``.
         adjacent: adjacent questions no telecom FAQ answers (other companies, public services, devices).
+        uncovered: telecom questions outside the KB's codes (the operator's own services that no entry covers,
+            e.g. special numbers, enterprise lines): in-domain queries that are never answerable here.
         category_model: the classifier giving query category probs; without it only the plain variants are fit.
         scope_model: the classifier's scope model; with it the scope variants are fit too.
         n_splits: random leave-codes-out splits (cycling through the views); drop_share: share of codes whose
@@ -369,6 +393,11 @@ def fit_no_answer_model(index: NoAnswerIndex | Sequence[NoAnswerIndex], records:
         max_abstain: ... unless a group of answerable queries would abstain more than this.
         answerable_prior: weight of answerable queries (the rest: unanswerable, see ``_UNANSWERABLE_SHARES``).
         c: inverse L2 strength of the logistic regressions. seed: split and fold randomness.
+        adapter: the retrieval adapter an index uses with this model (recorded in ``info`` and attached). The
+            views may each use another one, fitted on part of the codes (cross-fitting):
+        view_fitted_codes: per view, the codes whose paraphrases that view's adapter was fitted on. Every split
+            of the view drops their entries and never queries their paraphrases, so every kept entry is one the
+            adapter never saw, as in a customer's own KB (its ``drop_share`` then applies to the other codes).
 
     Example:
         >>> index = FaqIndex.build(kb, encoder, category_model=clf, no_answer="none")  # doctest: +SKIP
@@ -397,6 +426,14 @@ def fit_no_answer_model(index: NoAnswerIndex | Sequence[NoAnswerIndex], records:
     if len(codes) < 4 or any(c_ is None for c_ in cats):
         raise InvalidInputError("fit_no_answer_model needs a KB whose every entry has a category, over >= 4 codes; "
                                 f"got {len(codes)} codes and {sum(c_ is None for c_ in cats)} entries without one")
+    fitted_codes = [set(c_ or ()) for c_ in (view_fitted_codes or [None] * len(views))]
+    if len(fitted_codes) != len(views):
+        raise InvalidInputError(f"view_fitted_codes must hold one entry per view: got {len(fitted_codes)} for "
+                                f"{len(views)} views")
+    for n, fc in enumerate(fitted_codes):
+        if len(set(codes) - fc) < 2:
+            raise InvalidInputError(f"view {n}'s adapter was fitted on {len(fc & set(codes))} of the KB's "
+                                    f"{len(codes)} codes, leaving fewer than 2 to test it on; fit it on fewer codes")
     for v in views if category_model is not None else []:
         if v.category_classes_ != list(category_model.classes_):
             have = ("no entry category profiles" if v.category_classes_ is None
@@ -411,7 +448,8 @@ def fit_no_answer_model(index: NoAnswerIndex | Sequence[NoAnswerIndex], records:
     bare = [not any(e.similar for e in v.kb.entries) for v in views]
     paraphrases = [(s, j) for j, e in enumerate(ref.kb.entries) for s in dict.fromkeys(e.similar)] if any(bare) else []
     off, adj = _as_topics(offtopic, "offtopic"), _as_topics(adjacent, "adjacent")
-    q = _queries(recs, [str(c_) for c_ in cats], paraphrases, off, adj, rng)
+    unc = _as_topics(uncovered, "uncovered")
+    q = _queries(recs, [str(c_) for c_ in cats], paraphrases, off, adj, unc, rng)
     qv = ref.encoder.encode_queries(q.texts)  # [n, dim], shared by the views
     qlen = np.array([len(t) for t in q.texts])
     qprobs = None
@@ -434,11 +472,16 @@ def fit_no_answer_model(index: NoAnswerIndex | Sequence[NoAnswerIndex], records:
     unans_l: list[np.ndarray] = []
     group_l: list[np.ndarray] = []
     fold_l: list[np.ndarray] = []
-    n_drop = max(1, round(drop_share * len(codes)))
     for s in range(n_splits):
         vi = s % len(views)
+        fitted = fitted_codes[vi]
+        eligible = [c_ for c_ in codes if c_ not in fitted]
+        n_drop = max(1, round(drop_share * len(eligible)))
         rows = np.flatnonzero(q.kind != "paraphrase") if not bare[vi] else np.arange(len(q.texts))
-        dropped = set(rng.choice(codes, size=n_drop, replace=False).tolist())
+        if fitted:  # the adapter learnt from these paraphrases: they are no test of it
+            rows = rows[np.array([not (q.kind[i] == "paraphrase" and cats[q.entry[i]] in fitted) for i in rows],
+                                 dtype=bool)]
+        dropped = fitted | set(rng.choice(eligible, size=n_drop, replace=False).tolist())
         per_code = int(rng.integers(1, 5)) if (s // len(views)) % 2 else 99  # every other round thins codes to 1-4
         keep = np.zeros(len(cats), dtype=bool)
         for code in codes:
@@ -448,8 +491,8 @@ def fit_no_answer_model(index: NoAnswerIndex | Sequence[NoAnswerIndex], records:
         kind = q.kind[rows]
         unans = np.array([not keep[q.entry[i]] if q.kind[i] == "paraphrase"
                           else q.primary[i] is None or q.primary[i] not in kept_codes for i in rows])
-        group = np.select([kind == "offtopic", kind == "adjacent", kind == "paraphrase"],
-                          ["offtopic", "adjacent", np.where(unans, "paraphrase_dropped", "paraphrase")],
+        group = np.select([kind == "offtopic", kind == "adjacent", kind == "uncovered", kind == "paraphrase"],
+                          ["offtopic", "adjacent", "uncovered", np.where(unans, "paraphrase_dropped", "paraphrase")],
                           np.where(unans, "dropped", "generated"))
         cos, bm, aff = (None if x is None else _masked(keep, x[rows]) for x in scored[vi])
         assert cos is not None and bm is not None
@@ -485,16 +528,21 @@ def fit_no_answer_model(index: NoAnswerIndex | Sequence[NoAnswerIndex], records:
         "n_splits": n_splits, "drop_share": drop_share, "seed": seed, "c": c,
         "views": [{"fields": list(getattr(v, "fields", ())), "similar": not b,
                    "categories": any(e.category for e in v.kb.entries)} for v, b in zip(views, bare, strict=True)],
-        "n_queries": {k: int((q.kind == k).sum()) for k in ("generated", "paraphrase", "offtopic", "adjacent")},
+        "n_queries": {k: int((q.kind == k).sum()) for k in ("generated", "paraphrase", "offtopic", "adjacent",
+                                                             "uncovered")},
         "n_rows": int(len(unans)),
         "kb_source": ref.kb.source, "kb_entries": len(ids), "kb_codes": len(codes),
         "records_fingerprint": fingerprint(q.texts),
         "category_model": None if category_model is None else {
             "n_classes": len(category_model.classes_), "builder": getattr(category_model, "builder", None)},
         "scope_model": None if scope_model is None else scope_identity(scope_model),
+        "adapter": None if adapter is None else adapter.describe(),
+        "view_adapters": [None if getattr(v, "adapter", None) is None else v.adapter.identity for v in views],
+        "view_fitted_codes": None if view_fitted_codes is None else [sorted(fc) for fc in fitted_codes],
         "fit_seconds": round(time.perf_counter() - t0, 1),
     }
     model = NoAnswerModel(cals["plain"], cals.get("category"), ref.encoder.name, info,
                           plain_scope=cals.get("plain_scope"), category_scope=cals.get("category_scope"))
     model.scope_model = scope_model
+    model.adapter = adapter
     return model

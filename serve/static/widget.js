@@ -680,7 +680,8 @@
       send.disabled = true;
       try {
         const state = await api("POST", `${callPath(S.callId)}/utterances`, { speaker, text: value });
-        text.value = "";
+        // clear only what was sent: the agent may have started typing the next turn meanwhile
+        if (text.value.trim() === value) text.value = "";
         showError("");
         render(state);
       } catch (e) {

@@ -127,6 +127,18 @@ def test_tiny_fit_has_every_variant_and_its_validation(fitted, small_kb):
             assert stats["unanswerable_rejected"] == pytest.approx(0.88, abs=0.05)
 
 
+def test_uncovered_telecom_questions_are_an_unanswerable_group_of_their_own(small_kb, hash_encoder, segmenter,
+                                                                           offtopic):
+    uncovered = {"special_numbers": ["有没有带8的靓号", "我想选个好记的号码"], "enterprise": ["公司要拉专线找谁"]}
+    index = FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, no_answer="none")
+    m = fit_no_answer_model(index, _records(small_kb), offtopic=offtopic, uncovered=uncovered, n_splits=4)
+    assert m.info["n_queries"]["uncovered"] == 3
+    stats = m.plain.stats_["abstained_by_group"]
+    assert "uncovered" in stats and 0.0 <= stats["uncovered"] <= 1.0
+    without = fit_no_answer_model(index, _records(small_kb), offtopic=offtopic, n_splits=4)
+    assert without.info["n_queries"]["uncovered"] == 0 and "uncovered" not in without.plain.stats_["abstained_by_group"]
+
+
 def test_tiny_fit_rejects_unseen_offtopic_more_than_answerable(fitted, small_kb, hash_encoder, segmenter, offtopic,
                                                                keyword_classifier):
     idx = FaqIndex.build(small_kb, hash_encoder, segmenter=segmenter, category_model=keyword_classifier,

@@ -115,12 +115,14 @@ def test_widget_live_call(server, http, browser, agent_key, supervisor):
     page.get_by_test_id("speaker-agent").check()
     page.get_by_test_id("utterance-text").fill("请问您的联系电话和装机地址是？")
     page.get_by_test_id("utterance-send").click()
+    turns = page.get_by_test_id("turn")
+    expect(turns).to_have_count(3, timeout=WAIT_MS)
     page.get_by_test_id("speaker-customer").check()
-    for text in UTTERANCES[2:]:
+    for shown, text in enumerate(UTTERANCES[2:], start=4):
         page.get_by_test_id("utterance-text").fill(text)
         page.get_by_test_id("utterance-send").click()
+        expect(turns).to_have_count(shown, timeout=WAIT_MS)
         expect(page.get_by_test_id("utterance-text")).to_have_value("", timeout=WAIT_MS)
-    turns = page.get_by_test_id("turn")
     expect(turns).to_have_count(5, timeout=WAIT_MS)
     expect(turns.nth(0)).to_have_attribute("data-speaker", "customer")
     expect(turns.nth(2)).to_have_attribute("data-speaker", "agent")

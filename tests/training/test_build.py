@@ -71,6 +71,13 @@ def test_build_default_twice_keeps_the_first_build_and_switches(tmp_path):
     assert set(summary["classifier"]["metrics"]) == {"heldout_generated", "handwritten", "work_orders"}
     assert summary["classifier"]["metrics"]["handwritten"]["accuracy"] > 0.5  # 10 per code is little, not nothing
     assert (b1 / "classifier" / "no_answer_model.json").is_file() and (b1 / "index" / "meta.json").is_file()
+    # the retrieval adapter is fitted with the no-answer model, which names it, and the index scores through it
+    na = json.loads((b1 / "classifier" / "no_answer_model.json").read_text(encoding="utf-8"))
+    index_meta = json.loads((b1 / "index" / "meta.json").read_text(encoding="utf-8"))
+    assert (b1 / "classifier" / "adapter" / "adapter.npz").is_file() and (b1 / "index" / "adapter" / "adapter.npz").is_file()
+    assert na["info"]["adapter"]["identity"] == index_meta["adapter"]["identity"]
+    assert index_meta["no_answer"]["source"] == "shipped"
+    assert len(na["info"]["view_adapters"]) == 6 and len(set(na["info"]["view_adapters"])) == 2
     # the handling specs travel with the build; the index holds the store's live knowledge-base release
     assert (b1 / "index" / "specs.jsonl").is_file()
     assert summary["index"]["kb"] == "knowledge base release 1" and summary["index"]["specs"] > 0

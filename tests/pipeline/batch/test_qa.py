@@ -141,6 +141,7 @@ def test_surname_said_only_by_the_customer_does_not_count(scorer: QaScorer) -> N
     "这次的故障我们深表歉意",
     "非常对不住 影响您用网了",
     "给您带来困扰了",
+    "实在不好意思 耽误您用手机了",  # 耽误您 + what the fault kept the caller from, not a request for time
 ])
 def test_apology_passes(scorer: QaScorer, text: str) -> None:
     f = one_turn(scorer, text, "apologized")
@@ -156,6 +157,7 @@ def test_apology_passes(scorer: QaScorer, text: str) -> None:
     "抱歉打扰一下 我跟您核实个信息",
     "刚才信号不好没听清楚 不好意思",
     "您不用道歉 这不是您的原因",
+    "不好意思耽误您两分钟时间 做个回访",
 ])
 def test_repeat_request_or_polite_lead_in_is_not_an_apology(scorer: QaScorer, text: str) -> None:
     f = one_turn(scorer, text, "apologized")
@@ -179,6 +181,9 @@ def test_real_apology_next_to_a_repeat_request_still_counts(scorer: QaScorer) ->
     "这个不怪我们 是您自己没看短信",
     "随便你去投诉",
     "我也没办法 系统就是这么扣的",
+    "这个我们热线这边真解决不了",  # words between 我们 and the refusal
+    "我们管不了你们楼里的线",  # 管不了 is never "regardless", whatever follows
+    "您去找当初给您办卡的那个代理点",  # 给您办: what was done then, not a step to take now
 ])
 def test_buck_passing_is_forbidden(scorer: QaScorer, text: str) -> None:
     f = one_turn(scorer, text, "forbidden_phrase")
@@ -196,6 +201,9 @@ def test_buck_passing_is_forbidden(scorer: QaScorer, text: str) -> None:
     "放心吧 我直接给您免掉两个月月租",
     "真对不起 您放心 多扣的我一定全退给您",  # 对不起 / 不好意思 hold 不起 / 不好: not a negation
     "不好意思啊 放心 肯定给您补偿",
+    "我给您返五十块话费，这个我说了算",  # the reassurance after a comma
+    "行 直接给您免单",
+    "下个月再送您一个月的宽带，我能做主",
 ])
 def test_light_compensation_promise_is_forbidden(scorer: QaScorer, text: str) -> None:
     f = one_turn(scorer, text, "forbidden_phrase")
@@ -220,6 +228,10 @@ def test_light_compensation_promise_is_forbidden(scorer: QaScorer, text: str) ->
     "我一定帮您把这个业务退订了",
     "您放心，我们一定认真处理",
     "这不是您的问题，是线路故障",
+    "不管您几点打来 我们都有人接",  # 不管 = regardless
+    "补偿的事我不能保证，我先给您登记",  # a negation between the compensation and the reassurance
+    "退费的事我给您提交申请，您放心",  # a procedure between them
+    "您带上身份证去营业厅办一下就行",
 ])
 def test_proper_handling_is_not_forbidden(scorer: QaScorer, text: str) -> None:
     f = one_turn(scorer, text, "forbidden_phrase")
@@ -474,9 +486,9 @@ def test_the_scorecards_flow_into_the_roll_up(scorer: QaScorer) -> None:
 
 def test_the_shipped_rules_agree_with_the_hand_labels() -> None:
     """Regression guard on the hand-labelled check set (target: every flag agrees on >= 0.90 of calls)."""
-    rows = [json.loads(line) for line in data_path("checks", "qa_handwritten.jsonl").read_text(
-        encoding="utf-8").splitlines() if line.strip()]
-    assert len(rows) >= 40
+    rows = [json.loads(line) for name in ("qa_handwritten.jsonl", "qa_handwritten2.jsonl")
+            for line in data_path("checks", name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(rows) >= 100
     cards = QaScorer().run(rows)["scorecards"]
     for flag in FLAGS:
         said = [next(f for f in card.flags if f.flag == flag).passed for card in cards]
