@@ -209,6 +209,17 @@ def cmd_index_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_qa(args: argparse.Namespace) -> int:
+    from hotline.core.jsonl import read_jsonl
+    from hotline.eval.qa import evaluate_qa
+
+    m = evaluate_qa(read_jsonl(args.data), rules_path=args.rules)
+    if args.out:
+        Path(args.out).write_text(json.dumps(m, ensure_ascii=False, indent=2), encoding="utf-8")
+    _print_json(m)
+    return 0
+
+
 def cmd_eval_retrieve(args: argparse.Namespace) -> int:
     from hotline.core.jsonl import read_jsonl
     from hotline.eval.retrieval import evaluate_retrieval
@@ -387,6 +398,15 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
     _ensure_built(settings)
     rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
     return load_main(["--home", str(settings.home), *rest])
+
+
+def cmd_bench_adapter(args: argparse.Namespace) -> int:
+    from hotline.eval.benchmarks.adapter import main as adapter_main
+
+    settings = _settings(args)
+    _ensure_built(settings)  # the check and CIC rows use the live build's adapter
+    rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
+    return adapter_main(rest, settings)
 
 
 def cmd_bench_overload(args: argparse.Namespace) -> int:
@@ -647,6 +667,12 @@ def build_parser() -> argparse.ArgumentParser:
     ecl.add_argument("--model", help="classifier folder (with its call_model/); default $HOTLINE_HOME/classifier")
     ecl.add_argument("--out", help="write the full metrics JSON here too")
     ecl.set_defaults(func=cmd_eval_calls)
+    eq = esub.add_parser("qa", help="QA scorecards vs hand labels (`qa`: {flag: observed}): per-flag agreement; "
+                                    "last stdout line is JSON")
+    eq.add_argument("--data", required=True, help="calls JSONL (call_id, turns, qa)")
+    eq.add_argument("--rules", help="a QA rules file (default: the shipped data/qa/rules.json)")
+    eq.add_argument("--out", help="write the metrics JSON here too")
+    eq.set_defaults(func=cmd_eval_qa)
     er = esub.add_parser("retrieve", help="retrieval metrics; last stdout line is JSON")
     er.add_argument("--data", required=True)
     er.add_argument("--index")
@@ -698,6 +724,11 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--threads", type=int, help="CPU threads for every encoder (default: each one's own)")
     be.add_argument("--latency-only", action="store_true", help="only load time and encode latency")
     be.set_defaults(func=cmd_bench_encoders)
+    ba = bsub.add_parser("adapter", help="dense ranking with and without the retrieval adapter: leave-codes-out on "
+                         "the shipped KB, the independent check KB, DataCLUE CIC; last stdout line JSON")
+    ba.add_argument("rest", nargs=argparse.REMAINDER, help="options of python -m hotline.eval.benchmarks.adapter "
+                    "(--folds, --datasets, --no-cic, --json)")
+    ba.set_defaults(func=cmd_bench_adapter)
     bl = bsub.add_parser("load", help="live-call load: concurrent calls over HTTP+WebSocket from several client "
                          "processes; client and server-side latency; --ramp finds the rate where p99 crosses 100 ms")
     bl.add_argument("rest", nargs=argparse.REMAINDER, help="options of python -m hotline.eval.benchmarks.load (--calls, "

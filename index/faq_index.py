@@ -406,9 +406,14 @@ class FaqIndex:
 
     def search_vectors(self, qv: np.ndarray, queries: list[str], *, top_k: int = 5,
                        category_probs: list[dict[str, float]] | None = None,
-                       threshold: float | None = None) -> list[SearchResult]:
-        """:meth:`search` with query vectors already computed (``qv`` ``[n, dim]``, e.g. shared with the classifier)."""
+                       threshold: float | None = None, scope_p: np.ndarray | None = None) -> list[SearchResult]:
+        """:meth:`search` with query vectors already computed (``qv`` ``[n, dim]``, e.g. shared with the classifier).
+
+        ``scope_p`` ``[n]``: the index's scope model's P(telecom speech) of each query when already computed
+        (``scope_in_scope_proba(index.scope_model, queries)``); otherwise computed here when needed."""
         n, n_entries = len(queries), len(self._entries)
+        if scope_p is not None and len(scope_p) != n:
+            raise InvalidInputError(f"scope_p must hold one probability per query: got {len(scope_p)} for {n} queries")
         cos = self._entry_cos(qv)  # [n, E]
         toks = [lex_tokens(self.segmenter, q) for q in queries]
         bm = self.bm25.scores(toks)  # [n, E]
@@ -420,7 +425,8 @@ class FaqIndex:
         k = min(top_k, n_entries)
         top = top_indices(fused, k)  # [n, k] entry numbers, best first
         if self.no_answer_model is not None:
-            conf, thr = self._shipped_confidence(cos, fused, fused_nb, bm, top[:, 0], queries, aff, category_probs)
+            conf, thr = self._shipped_confidence(cos, fused, fused_nb, bm, top[:, 0], queries, aff, category_probs,
+                                                 scope_p)
             if threshold is not None:
                 thr = threshold
             return self._results(queries, fused, top, conf, thr)
@@ -442,13 +448,16 @@ class FaqIndex:
 
     def _shipped_confidence(self, cos: np.ndarray, fused: np.ndarray, fused_nb: np.ndarray, bm: np.ndarray,
                             top: np.ndarray, queries: list[str], aff: np.ndarray | None,
-                            category_probs: list[dict[str, float]] | None) -> tuple[np.ndarray, float]:
+                            category_probs: list[dict[str, float]] | None,
+                            scope_p: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         model = self.no_answer_model
         assert model is not None
         qlen = np.array([len(q) for q in queries])
         scope_model = self.scope_model if model.uses_scope else None
         use_scope = scope_model is not None
-        scope = {} if scope_model is None else scope_features(scope_in_scope_proba(scope_model, queries))
+        if scope_model is not None and scope_p is None:
+            scope_p = scope_in_scope_proba(scope_model, queries)
+        scope = {} if scope_model is None else scope_features(np.asarray(scope_p, dtype=np.float64))
         use_category = aff is not None and category_probs is not None and model.category is not None
         variant = model.variant(category=use_category, scope=use_scope)
         if not use_category or category_probs is None:

@@ -234,7 +234,8 @@ class CallAnalyzer:
     # -- per call ----------------------------------------------------------------------------------
     def _call(self, call: dict[str, Any], turns: list[tuple[str, str, str]], started: datetime,
               probs: np.ndarray, scope: np.ndarray | None, roles: np.ndarray | None,
-              esc_flags: list[dict[str, Any] | None]) -> tuple[dict[str, Any], list[tuple[int, str, dict[str, float]]]]:
+              esc_flags: list[dict[str, Any] | None]
+              ) -> tuple[dict[str, Any], list[tuple[int, str, dict[str, float], float | None]]]:
         from hotline.core.callers import caller_key
         from hotline.core.mask import masked_text
         from hotline.pipeline.grading import grade_call
@@ -326,7 +327,7 @@ class CallAnalyzer:
             "n_turns": len(turns),
             "turns": [{"speaker": sp, "text": m} for sp, _, m in turns],
         }
-        return record, [(i, turns[i][2], tracker.probs) for i in asked]
+        return record, [(i, turns[i][2], tracker.probs, None if scope is None else float(scope[i])) for i in asked]
 
     def _is_question(self, masked: str, scope_p: float | None) -> bool:
         if not QUESTION_RE.search(masked) or len(_HAN_RE.findall(masked)) < _MIN_QUESTION_HAN:
@@ -334,23 +335,35 @@ class CallAnalyzer:
         threshold = getattr(self.scope_, "threshold_", None)
         return scope_p is None or threshold is None or scope_p >= threshold
 
-    def _kb_gaps(self, records: list[dict[str, Any]], questions: list[list[tuple[int, str, dict[str, float]]]]) -> None:
+    def _kb_gaps(self, records: list[dict[str, Any]],
+                 questions: list[list[tuple[int, str, dict[str, float], float | None]]]) -> None:
         """One FAQ search per customer question of the batch, boosted by the call's final category."""
-        flat = [(k, i, text, probs) for k, asked in enumerate(questions) for i, text, probs in asked]
+        from hotline.core.mask import masked_text
+        from hotline.index.no_answer import scope_identity
+
+        flat = [(k, i, text, probs, p) for k, asked in enumerate(questions) for i, text, probs, p in asked]
         if not flat:
             return
-        texts, cats = [text for _, _, text, _ in flat], [probs for _, _, _, probs in flat]
+        texts, cats = [text for _, _, text, _, _ in flat], [probs for _, _, _, probs, _ in flat]
         index = getattr(self.pipeline.retriever, "index_", None)
         encoder = getattr(index, "encoder", None)
         if (self.vectors_ is not None and encoder is not None and hasattr(index, "search_vectors")
                 and encoder.describe() == self.vectors_.encoder.describe()):
             # the questions were embedded for the classifier a moment ago: reuse the vectors (as the index would
             # embed them: the query text as given, as a query)
+            # and the scope model's P(telecom speech) of each question, computed for the call model, when the
+            # index reads the same scope model on the same text (the no-answer model's scope feature)
+            scope_p = None
+            index_scope = getattr(index, "scope_model", None)
+            if (self.scope_ is not None and index_scope is not None and all(p is not None for *_, p in flat)
+                    and scope_identity(index_scope) == scope_identity(self.scope_)
+                    and all(masked_text(t) == t for t in texts)):
+                scope_p = np.array([p for *_, p in flat], dtype=np.float64)
             results = index.search_vectors(self.vectors_.encode(texts, preprocess=False), texts, top_k=self.top_k,
-                                           category_probs=cats)
+                                           category_probs=cats, scope_p=scope_p)
         else:
             results = self.pipeline.retriever.run(texts, top_k=self.top_k, category_probs=cats)["results"]
-        for (k, i, text, _), res in zip(flat, results):
+        for (k, i, text, _, _), res in zip(flat, results):
             if res.no_answer:
                 records[k]["kb_gaps"].append({"turn": i, "text": text, "confidence": round(float(res.confidence), 4)})
 

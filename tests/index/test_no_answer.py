@@ -183,6 +183,16 @@ def test_fitted_model_saves_loads_and_serves_with_its_scope_model(fitted, small_
     res = idx.search(qs, top_k=3, category_probs=probs)
     assert all(0.0 <= r.confidence <= 1.0 for r in res)
     assert [idx.search([q], top_k=3, category_probs=[p])[0] for q, p in zip(qs, probs, strict=True)] == res
+    # the scope probabilities, when the caller has them already (batch analysis), give the same results
+    from hotline.index.no_answer import scope_in_scope_proba
+
+    qv = hash_encoder.encode_queries(qs)
+    given = scope_in_scope_proba(idx.scope_model, qs)
+    assert idx.search_vectors(qv, qs, top_k=3, category_probs=probs, scope_p=given) == res
+    other = idx.search_vectors(qv, qs, top_k=3, category_probs=probs, scope_p=1.0 - given)
+    assert [r.confidence for r in other] != [r.confidence for r in res]
+    with pytest.raises(InvalidInputError, match="one probability per query"):
+        idx.search_vectors(qv, qs, scope_p=given[:1])
     idx.save(tmp_path / "idx")
     assert (tmp_path / "idx" / "scope" / "meta.json").is_file()
     loaded = FaqIndex.load(tmp_path / "idx", hash_encoder, segmenter=segmenter)

