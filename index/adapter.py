@@ -34,6 +34,7 @@ import numpy as np
 
 from hotline.core.artifacts import fingerprint, read_meta, write_meta
 from hotline.core.errors import ArtifactError, InvalidInputError
+from hotline.core.vectors import l2_normalise
 
 __all__ = ["RetrievalAdapter", "ADAPTER_DIR"]
 
@@ -44,11 +45,6 @@ NAME = "adapter.linear_paraphrase.v1"  # the fitting recipe, hotline.training.ad
 ADAPTER_DIR = "adapter"  # the folder's name inside an index, and beside a no-answer model file
 _FILE = "adapter.npz"
 _REFIT = "refit it with 'hotline index calibrate' (or 'hotline build')"
-
-
-def _l2(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 class RetrievalAdapter:
@@ -83,7 +79,7 @@ class RetrievalAdapter:
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise InvalidInputError(f"the adapter maps {self.dim}-d vectors, got shape {x.shape}; "
                                     "was the index built with another encoder?")
-        return _l2(x @ self.weight)
+        return l2_normalise(x @ self.weight)
 
     def describe(self) -> dict[str, Any]:
         return {"name": NAME, "encoder": self.encoder, "dim": self.dim, "identity": self.identity,

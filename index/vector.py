@@ -23,6 +23,7 @@ import numpy as np
 
 from hotline.core.artifacts import read_meta, write_meta
 from hotline.core.errors import ArtifactError, InvalidInputError, NotFittedError
+from hotline.core.vectors import l2_normalise
 
 if TYPE_CHECKING:
     from hotline.models.encoders import Encoder
@@ -48,12 +49,6 @@ def _faiss():
     except ImportError as e:  # pragma: no cover
         raise ArtifactError("the vector index needs faiss: pip install faiss-cpu") from e
     return faiss
-
-
-def _l2(x: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.ascontiguousarray(x / np.maximum(n, 1e-12))
 
 
 class VectorIndex:
@@ -110,7 +105,7 @@ class VectorIndex:
         if self.index_ is None:
             self.index_ = self._create(len(vectors))
         if len(vectors):
-            self.index_.add(_l2(vectors))
+            self.index_.add(l2_normalise(vectors))
 
     @property
     def ntotal(self) -> int:
@@ -135,7 +130,7 @@ class VectorIndex:
             q = q[None, :]
         if q.shape[1] != self.dim:
             raise InvalidInputError(f"queries must have shape [n, {self.dim}], got {list(q.shape)}")
-        scores, ids = self.index_.search(_l2(q), int(k))
+        scores, ids = self.index_.search(l2_normalise(q), int(k))
         return scores, ids
 
     def reconstruct_all(self) -> np.ndarray:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from hotline.core.errors import ArtifactError, InvalidInputError
+from hotline.core.vectors import l2_normalise
 
 __all__ = ["Encoder", "UseEncoder", "E5Encoder", "SentenceTransformerEncoder", "load_encoder", "ENCODERS"]
 
@@ -57,7 +58,7 @@ class Encoder:
         parts = [self._encode(texts[i : i + batch_size], False) for i in range(0, len(texts), batch_size)]
         if not parts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _l2(np.vstack(parts))
+        return l2_normalise(np.vstack(parts))
 
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "dim": self.dim, "normalized": self.normalized}
@@ -120,7 +121,7 @@ class Encoder:
             todo = [i for j, i in enumerate(todo) if j not in found]
         if todo:
             parts = [self._encode([texts[i] for i in todo[s : s + 128]], is_query) for s in range(0, len(todo), 128)]
-            vecs = _l2(np.vstack([np.asarray(p, dtype=np.float32).reshape(-1, self.dim) for p in parts]))
+            vecs = l2_normalise(np.vstack([np.asarray(p, dtype=np.float32).reshape(-1, self.dim) for p in parts]))
             if disk is not None:
                 disk.put([texts[i] for i in todo], is_query, vecs)
             with self._lock:
@@ -135,14 +136,6 @@ class Encoder:
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-def _l2(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[None, :]
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(n, 1e-12)
 
 
 class UseEncoder(Encoder):

@@ -26,9 +26,17 @@ if TYPE_CHECKING:
     from hotline.index.kb import KnowledgeBase
     from hotline.models.encoders import Encoder
 
-__all__ = ["fit_adapter"]
+__all__ = ["fit_adapter", "code_groups"]
 
 logger = logging.getLogger(__name__)
+
+
+def code_groups(kb: KnowledgeBase, n: int, *, seed: int) -> list[set[str]]:
+    """The KB's categories dealt into ``n`` groups after a seeded shuffle: the held-out (or fitted-on) codes of
+    leave-codes-out adapter fits (the no-answer model's cross-fitting, ``hotline bench adapter``)."""
+    codes = sorted({e.category for e in kb.entries if e.category})
+    order = [codes[i] for i in np.random.default_rng(seed).permutation(len(codes))]
+    return [set(order[f::n]) for f in range(n)]
 
 
 def fit_adapter(kb: KnowledgeBase, encoder: Encoder, *, codes: set[str] | None = None, strength: float = 0.1,

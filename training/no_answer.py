@@ -28,8 +28,6 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from hotline.core.errors import ArtifactError
 from hotline.core.resources import data_path
 
@@ -84,7 +82,7 @@ def fit_default_no_answer(classifier, out: str | Path, *, encoder: str = "usem3"
     from hotline.index.no_answer import fit_no_answer_model
     from hotline.models.encoders import load_encoder
     from hotline.models.scope import ScopeModel
-    from hotline.training.adapter import fit_adapter
+    from hotline.training.adapter import code_groups, fit_adapter
     from hotline.training.generate import CorpusGenerator
 
     data_dir = Path(data_dir) if data_dir else data_path()
@@ -115,9 +113,7 @@ def fit_default_no_answer(classifier, out: str | Path, *, encoder: str = "usem3"
     deployed, fitted_codes, parts = None, None, [None]
     if adapter:
         deployed = fit_adapter(kb, enc)
-        codes = sorted({e.category for e in kb.entries if e.category})
-        order = [codes[i] for i in np.random.default_rng(seed).permutation(len(codes))]
-        halves = [set(order[0::2]), set(order[1::2])]
+        halves = code_groups(kb, 2, seed=seed)
         parts = [fit_adapter(kb, enc, codes=h) for h in halves]
         fitted_codes = [h for _ in views for h in halves]
         names = [f"{n}, adapter fitted on half {k + 1} of the codes" for n in names for k in range(2)]

@@ -68,17 +68,16 @@ def adapter_benchmark(settings: Any, *, folds: int = 5, datasets_dir: str | Path
     from hotline.index.adapter import ADAPTER_DIR, RetrievalAdapter
     from hotline.index.kb import FaqEntry, KnowledgeBase
     from hotline.models.encoders import load_encoder
-    from hotline.training.adapter import fit_adapter
+    from hotline.training.adapter import code_groups, fit_adapter
 
     t0 = time.perf_counter()
     encoder = load_encoder(settings.encoder)
     shipped = KnowledgeBase.from_jsonl(data_path("kb", "faq.jsonl"))
-    codes = sorted({e.category for e in shipped.entries if e.category})
-    order = [codes[i] for i in np.random.default_rng(seed).permutation(len(codes))]
+    groups = code_groups(shipped, folds, seed=seed)
+    codes = set().union(*groups)
     lco = []
-    for f in range(folds):
-        held = set(order[f::folds])
-        adapter = fit_adapter(shipped, encoder, codes=set(codes) - held)
+    for f, held in enumerate(groups):
+        adapter = fit_adapter(shipped, encoder, codes=codes - held)
         entries = [e for e in shipped.entries if e.category in held]
         bare = KnowledgeBase([FaqEntry(e.id, e.question, e.answer, e.category, []) for e in entries])
         qs = [(s, e.id) for e in entries for s in dict.fromkeys(e.similar)]
