@@ -1,6 +1,8 @@
 """Call-level slots: one value per field from all the turns of a call, both speakers, by the read-back rules.
 
-* The caller's own statements give values; the latest one wins.
+* The caller's own statements give values; the latest one wins, except that a fault time is replaced only by
+  a more specific one (the date, period and clock said, and whether it is said as a start): the onset said
+  first (今天早上开始) stands against a vaguer later time (今天).
 * The agent's read-back (您的号码是138…对吗) confirms a value when it matches; when it differs, the caller's
   next reply decides: a yes (对 / 是的) adopts the read-back, a correction (不对,最后一位是7 / 是5678不是5687 /
   a new number) replaces it, anything else leaves the caller's value.
@@ -110,6 +112,13 @@ def _resolve_again(name: str, value: str, ref: datetime | None) -> Any:
     return slot.get("resolved") if slot else None
 
 
+def _time_rank(slot: Mapping[str, Any], ref: datetime | None) -> int:
+    """How specific a time value is: the parts said (date, period, clock), plus one when said as a start."""
+    value = str(slot.get("value") or "")
+    found = times(Utterance(value, value, [], ref))
+    return max((m.n_parts + int(m.since) for m in found), default=0)
+
+
 class CallSlotTracker:
     """Merge the per-turn slots of one call (see the module docstring for the rules).
 
@@ -215,6 +224,9 @@ class CallSlotTracker:
             pending, cur = self._pending.get(name), self._current.get(name)
             if pending is None and cur is not None and cur.slot.get("value") == slot.get("value"):
                 continue  # said again: nothing new
+            if (name == "fault_time" and pending is None and cur is not None
+                    and _time_rank(slot, info.ref) <= _time_rank(cur.slot, info.ref)):
+                continue  # 今天早上开始 then 今天: a later, vaguer time is no new onset (a correction is an edit)
             if pending is not None and _agree(name, pending.slot, slot):
                 status = SlotStatus.CONFIRMED
             elif pending is not None or (name == "phone" and info.phone_role == "correction"):

@@ -61,13 +61,15 @@ PERIOD = (
 # 六七点 (six or seven): a pair of neighbouring numerals is a range; 十点多钟, 六点来钟, 七点五十几分: about.
 CLOCK = (
     r"(?P<h>\d{1,2}|[零一二两三四五六七八九十]{1,3})(?:点钟|点|时(?![间候]))"
-    r"(?:(?P<half>半)|(?P<quarter>一刻|三刻)|(?P<mi>\d{1,2}|[零一二三四五六七八九十]{1,3})几?分?)?(?:左右|多钟|来钟|多|整)?"
+    r"(?:(?P<half>半)|(?P<quarter>一刻|三刻)|(?P<mi>\d{1,2}|[零一二三四五六七八九十]{1,3})几?分?)?(?:左右|多钟|来钟|多|整|不到|过一点|过)?"
     r"|(?P<h2>\d{1,2})[:：](?P<m2>[0-5]\d)"
 )
 # A clock alone must look like a time: "一点" / "三点" alone are "a bit" / "three points".
 CLOCK_ALONE = (
     r"\d{1,2}(?:点钟|点|时(?![间候]))(?:半|一刻|三刻|\d{1,2}分?|[零一二三四五六七八九十]{1,3}分)?(?:左右|多钟|来钟|多|整)?"
     r"|[零一二两三四五六七八九十]{1,3}(?:点钟|点半|点多钟|点[零一二三四五六七八九十\d]{1,3}分)(?:左右|多)?"
+    # 七点多, 八点左右, 七点不到, 七点过一点, 九点零几分, 七点开始 (not 一点: "a bit")
+    r"|(?:十[一二]?|[两三四五六七八九])点(?:多钟?|左右|不到|过一点|零?几分|整|(?=开始|以后|之后|的时候|前后|就|钟))"
     r"|\d{1,2}[:：][0-5]\d"
 )
 _PERIOD_RE = re.compile(PERIOD)
@@ -229,6 +231,12 @@ def _at_clock(day: date | None, date_said: bool, hour_min: tuple[int, int], peri
         hour = 0
     tz = ref.tzinfo if ref is not None else None
     when = datetime.combine(day + timedelta(days=extra_days), time(hour % 24, minute), tzinfo=tz)
+    if relative_day and ref is not None and period is None and 1 <= hour < 12 and not future:
+        # 七点多 said at 19:20 with no period looks back to the latest seven o'clock (19:00, not 07:00);
+        # an appointment keeps the daytime reading (九点半过来 is tomorrow morning)
+        for cand in (when + timedelta(hours=12), when, when - timedelta(hours=12)):
+            if cand <= ref:
+                return cand.isoformat()
     if relative_day and ref is not None:
         if not future and when > ref:
             when -= timedelta(days=1)  # a fault time is in the past: 八点 said at 07:00 is yesterday

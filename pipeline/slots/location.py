@@ -17,7 +17,7 @@ from hotline.pipeline.slots._lexicon import alternation, words
 
 __all__ = ["extract_location"]
 
-_NAME_STOP = "我你他她它们在住是的了到去回往从离近于靠说这那呢吗吧啊呀哦嗯就也都还要想给让被把跟与及或很有没不个司"
+_NAME_STOP = "我你您他她它们在住是的了到去回往从离近于靠说这那呢吗吧啊呀哦嗯就也都还要想给让被把跟与及或很有没不个司"
 _NAME = rf"[^\W\d_a-zA-Z{_NAME_STOP}]"
 _POI_NAME = rf"[^\W\d_a-zA-Z{_NAME_STOP}省市区县镇乡]"
 _LOC_NUM = r"(?:[A-Za-z]?\d+|[A-Za-z]|[一二三四五六七八九十百零两]+)"
@@ -32,15 +32,18 @@ _DISTRICT_NOT = "".join(
     for w in ("服务区", "覆盖区", "营业区", "地区", "山区", "景区", "郊区", "市区", "城区", "校区", "专区", "辖区",
               "分区", "禁区", "灾区", "盲区", "小区", "社区", "园区")
 )  # fmt: skip
+# Districts named …山区 (深圳市南山区), although 山区 alone means "mountain area" (我们这边山区没信号).
+_MOUNTAIN_DISTRICTS = "南山|中山|宝山|金山|萧山|西山|黄山|石景山|房山|铜山|雨山|花山|钟山|平山|明山|立山|千山"
 _ROAD_NOT = "".join(
     f"(?<!{w})"
     for w in ("线路", "网路", "电路", "道路", "马路", "套路", "思路", "出路", "门路", "一路", "走路", "迷路", "带路",
               "短路", "回路", "铁路", "半路", "上路", "活路", "来路")
 )  # fmt: skip
 _LOC_COMPONENTS = [
-    rf"(?:北京|天津|上海|重庆)(?!时间)市?|(?:{_PROVINCES})省?|(?:内蒙古|广西|西藏|宁夏|新疆)(?:自治区)?",
+    rf"(?:北京|天津|上海|重庆)(?!时间)市?|(?:{_PROVINCES})(?:省|(?![路街道]))|(?:内蒙古|广西|西藏|宁夏|新疆)(?:自治区)?",
     rf"{_ADMIN_NAME}{{1,4}}?市{_CITY_NOT}(?![场民面值价长])",
     rf"{_ADMIN_NAME}{{1,4}}?区{_DISTRICT_NOT}",
+    rf"(?:{_MOUNTAIN_DISTRICTS})区",
     rf"{_ADMIN_NAME}{{1,4}}?(?:县|旗|街道)",
     rf"{_NAME}{{2,5}}?镇(?<!城镇)(?<!乡镇)",
     rf"{_NAME}{{2,5}}?乡(?<!家乡)(?<!老乡)(?<!下乡)(?<!城乡)(?<!故乡)(?<!他乡)",
@@ -54,6 +57,8 @@ _LOC_DISTRICT_AFTER_CITY = rf"(?<=市){_ADMIN_NAME}{{1,2}}?区"
 _DAO_NOT = "".join(f"(?<!{w})" for w in ("知道", "频道", "通道", "渠道", "味道", "难道", "轨道", "报道", "街道", "管道", "车道"))
 _LOC_DAO_ROAD = rf"{_NAME}{{2,5}}?道{_DAO_NOT}(?:{_LOC_NUM}号)?"
 _LOC_NUMBERED = rf"{_LOC_NUM}(?:号院|号楼|号|栋|幢|座|单元|楼|层|室|户|弄|组|期|区)"
+# A crossing: 双龙大道和胜太路路口 (a second road after 和/与/跟, then the corner itself).
+_LOC_CROSSING = rf"(?:和|与|跟){_NAME}{{2,5}}?(?:大道|大街|路{_ROAD_NOT}|街)(?:路口|交叉口|十字路口|口)?"
 # Only right after a house number: a named place (…号东部软件园, …号环球中心) - alone these words are too common.
 _LOC_AFTER_NUMBER = (
     rf"(?<=号){_NAME}{{2,8}}?(?:软件园|产业园|科技园|工业园|园区|中心|大厦|广场|花园|家园|公寓|小区|苑|商场|商城|城|村|"
@@ -79,7 +84,7 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], froz
     # a city without 市 last (杭州 西湖区).
     first = "|".join([rf"{_POI_NAME}{{2,8}}?(?:{poi})", *_LOC_COMPONENTS, rf"(?:{cities})(?!时间)市?"])
     # Inside a chain: 那个写字楼, 宿舍楼 (no name needed), then where in it: 里面, 门口, 地下室.
-    cont = "|".join([_LOC_DISTRICT_AFTER_CITY, first, _LOC_NUMBERED, _LOC_AFTER_NUMBER, _LOC_ROOM, _LOC_DAO_ROAD,
+    cont = "|".join([_LOC_DISTRICT_AFTER_CITY, first, _LOC_CROSSING, _LOC_NUMBERED, _LOC_AFTER_NUMBER, _LOC_ROOM, _LOC_DAO_ROAD,
                      rf"(?:{fillers})?{_POI_NAME}{{0,6}}?(?:{poi})", rf"(?:{fillers})?(?:{positions})"])
     hint_chars = re.escape("".join(sorted(set(_LOC_SUFFIX_CHARS + poi_chars))))
     provinces = rf"北京|天津|上海|重庆|内蒙古|广西|西藏|宁夏|新疆|{_PROVINCES}"

@@ -1,7 +1,8 @@
 """SP-name slot: the value-added service, SP or promotion the ticket is about (咪咕视频会员, 叫"XX"的业务,
 充一百送一百的活动), as said.
 
-Known names (lexicon ``sp.names``) win; then a name said after 叫 or in quotes; then a name before a head
+A quoted name that holds a known name or a head word, or is followed by one (“悦看视频钻石会员”的包月费), wins,
+quotes and head word left out; then known names (lexicon ``sp.names``); then a name said after 叫; then a name before a head
 word (会员, 包月, 业务, 活动 …), cut at the words that begin it (开通了一个…, 参加了…) and refused when too
 generic (这个业务, 宽带业务) or said with no subscription or promotion cue in the text.
 """
@@ -45,6 +46,10 @@ def extract_sp_name(u: Utterance) -> dict[str, Any] | None:
     """``{"value", "evidence"}`` for the service or promotion named, or None."""
     p = _patterns()
     text = u.norm
+    for m in p["quoted"].finditer(text):  # “炫铃音乐包”: a quoted name holding a known one, or before 的包月, whole
+        q = m.group("q")
+        if m.group("s") or p["known"].search(q) or p["suffix"].search(q):
+            return _slot(u, m.start("q"), m.end("q"))
     m = p["known"].search(text)
     if m is not None:
         return _slot(u, m.start(), m.end())
@@ -58,9 +63,6 @@ def extract_sp_name(u: Utterance) -> dict[str, Any] | None:
             return _slot(u, start, m.end("n"))
     if p["cue"].search(text) is None:
         return None
-    for m in p["quoted"].finditer(text):
-        if m.group("s"):
-            return _slot(u, m.start("q"), m.end())
     for m in p["suffix"].finditer(text):
         start = name_start(text, m.start(), p["boundary"])
         if _is_name(text[start : m.start()].removesuffix("的"), p["generic"]):

@@ -267,3 +267,15 @@ def test_tracker_rejects_an_unknown_speaker():
 
 def test_status_values():
     assert [str(s) for s in SlotStatus] == ["stated", "confirmed", "corrected", "unconfirmed"]
+
+
+# -- fault time: the onset said first stands against vaguer later times ------------------------------
+def test_a_vaguer_later_time_does_not_replace_the_fault_onset(ext, ref):
+    out = _call(ext, ref, (C, "我手机从今天中午开始就显示无服务"), (A, "好的请问您在哪里"),
+                (C, "在家 今天一直在家"))
+    assert (out["fault_time"]["value"], out["fault_time"]["evidence_turn"]) == ("从今天中午开始", 0)
+
+
+def test_a_more_specific_later_time_replaces_the_fault_time(ext, ref):
+    out = _call(ext, ref, (C, "昨天就没网了"), (A, "大概几点开始的"), (C, "昨天晚上八点开始的"))
+    assert (out["fault_time"]["value"], out["fault_time"]["evidence_turn"]) == ("昨天晚上八点开始", 2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -13,6 +13,11 @@ import pytest
     ("text", "value", "resolved"),
     [
         ("昨天晚上八点开始没信号", "昨天晚上八点开始", "2026-11-19T20:00:00+08:00"),
+        ("八点多就没网了", "八点多", "2026-11-20T08:00:00+08:00"),  # a Chinese-numeral clock alone, with 多
+        ("七点不到就断了", "七点不到", "2026-11-20T07:00:00+08:00"),
+        ("九点零几分", "九点零几分", "2026-11-20T09:00:00+08:00"),
+        ("就七点过一点开始不行", "七点过一点开始", "2026-11-20T07:00:00+08:00"),
+        ("九点多的时候", "九点多的时候", "2026-11-20T09:00:00+08:00"),
         ("昨晚八点半断的", "昨晚八点半", "2026-11-19T20:30:00+08:00"),
         ("昨晚十点二十几分断的", "昨晚十点二十几分", "2026-11-19T22:20:00+08:00"),  # twenty-odd minutes past
         ("今天早上7点开始", "今天早上7点开始", "2026-11-20T07:00:00+08:00"),
@@ -76,7 +81,7 @@ def test_fault_time(slot: Callable[..., Any], text: str, value: str, resolved: s
 @pytest.mark.parametrize(
     "text",
     [
-        "有三点要求", "快一点", "文三路20号", "3号线地铁站", "10号楼", "一周有七天", "我的号码13812345678", "五十块",
+        "有三点要求", "快一点", "一点多都没用", "我说三点", "文三路20号", "3号线地铁站", "10号楼", "一周有七天", "我的号码13812345678", "五十块",
         "明天师傅上门",  # ahead of the call: an appointment
         "下周一再说",
         "我上周三在营业厅办的套餐",  # when something was done: the order time
@@ -124,3 +129,9 @@ def test_other_timezone_preserved(slot: Callable[..., Any]) -> None:
 def test_resolved_dates_parse(slot: Callable[..., Any]) -> None:
     for text in ["三天前", "上周三", "11月3号"]:
         date.fromisoformat(slot(text, "fault_time")["resolved"])
+
+
+def test_a_clock_without_a_period_looks_back_to_the_latest_such_hour(slot: Callable[..., Any]) -> None:
+    evening = datetime(2026, 11, 20, 19, 20, tzinfo=timezone(timedelta(hours=8)))
+    assert slot("七点左右开始的", "fault_time", ref=evening)["resolved"] == "2026-11-20T19:00:00+08:00"
+    assert slot("八点多就没网了", "fault_time", ref=evening)["resolved"] == "2026-11-20T08:00:00+08:00"

@@ -13,6 +13,8 @@ import pytest
     [
         ("咪咕视频会员我根本没订过", "咪咕视频会员"),  # a known name, with the head word said after it
         ("每个月扣我十块钱的彩铃", "彩铃"),
+        ("另外有一笔十五元是“悦看视频钻石会员”的包月费", "悦看视频钻石会员"),  # quoted, head word after: no quote kept
+        ("还有一个“炫铃音乐包”，每月十元", "炫铃音乐包"),  # a quoted name holding a known one (炫铃), whole
         ("给我开了一个叫什么“快乐阅读”的业务", "快乐阅读"),  # said after 叫, in quotes
         ("扣费的是一个叫快乐星球的会员", "快乐星球"),
         ("开通了一个视频会员每个月扣我十五块", "视频会员"),  # a name before a head word, cut at 一个
