@@ -18,7 +18,9 @@ Data lives in ``data/generator/``:
   talk; ``resolution[i]`` fixes ``agent_diagnosis[i]`` and follows it in most calls) and
   ``resolution_customer`` (the caller confirming, often in words of another category: "有信号了" after a
   payment problem). The per-code dialogue banks live there rather than in ``phrases/<code>.json`` so the
-  utterance banks keep their schema.
+  utterance banks keep their schema. ``presents_as`` lists, per code, the symptom codes in whose words a
+  caller with that problem often complains first; in a fifth of those calls the complaint is said so, and the
+  caller's details and the agent's diagnosis carry the real category.
 * ``offtopic_calls.json`` — what callers say in calls that are no telecom complaint (label ``None``).
 * ``data/kb/specs.jsonl`` — the agent's diagnostic questions per code (``questions``), paraphrased.
 
@@ -88,6 +90,7 @@ _ADJACENT_KEYS = ("customer", "check", "answer", "verdict")
 # Share of labelled calls with each ingredient (the brief's "realistic shares").
 _P_DIAGNOSIS = 0.60
 _P_VAGUE_GIVEN_DIAGNOSIS = 0.25  # the diagnosis is then the one clear statement of the category
+_P_MISLEADING = 0.20  # the complaint in a symptom code's words (dialogue.json "presents_as"); the diagnosis decides
 _P_DEFERRED = 0.10
 _P_UNRELATED = 0.08
 _P_SMALLTALK = 0.12
@@ -254,6 +257,13 @@ class DialogueGenerator:
         _check_slots(dialogue_path, dialogue.get("vague_by_service", {}), known)
         if not dialogue.get("vague_by_service", {}).get("generic"):
             raise ArtifactError(f"{dialogue_path}: 'vague_by_service' needs a non-empty 'generic' list")
+        for code, symptoms in dialogue.get("presents_as", {}).items():
+            if code.startswith("_"):
+                continue
+            bad = [c for c in [code, *symptoms] if c not in banks]
+            if bad or not isinstance(symptoms, list):
+                raise ArtifactError(f"{dialogue_path}: presents_as[{code!r}] names codes without a phrase bank: "
+                                    f"{bad}; use taxonomy codes of data/generator/phrases/")
         by_code = dialogue.get("dialogue_by_code", {})
         for code in sorted(banks):
             entry = by_code.get(code)
@@ -386,8 +396,10 @@ class DialogueGenerator:
         call, record = self._new_call(code, code, i)
         rng = call.rng
         inquiry = call.inquiry
-        diagnosis = rng.random() < _P_DIAGNOSIS
-        vague = not inquiry and diagnosis and rng.random() < _P_VAGUE_GIVEN_DIAGNOSIS
+        symptoms = [c for c in self.dialogue_.get("presents_as", {}).get(code, []) if c in self.banks_]
+        misleading = rng.choice(symptoms) if symptoms and not inquiry and rng.random() < _P_MISLEADING else None
+        diagnosis = misleading is not None or rng.random() < _P_DIAGNOSIS
+        vague = not inquiry and not misleading and diagnosis and rng.random() < _P_VAGUE_GIVEN_DIAGNOSIS
         escalation = not inquiry and rng.random() < _P_ESCALATION
         angry = not inquiry and (escalation or rng.random() < _P_ANGRY)
         smalltalk = rng.random() < _P_SMALLTALK
@@ -399,7 +411,7 @@ class DialogueGenerator:
         scam = code in self.dialogue_["scam_codes"] and rng.random() < _P_SCAM_NUMBER
         other_number = scam or rng.random() < _P_OTHER_NUMBER
         call.notes.update(
-            label=code, diagnosis=diagnosis, vague=vague, angry=angry, escalation=escalation, smalltalk=smalltalk,
+            label=code, diagnosis=diagnosis, vague=vague, misleading=misleading, angry=angry, escalation=escalation, smalltalk=smalltalk,
             identity=identity, unrelated=unrelated, deferred_code=None, defer_at=defer_at, phone_mode=phone_mode,
             phone=None, phone_wrong=None, other_numbers=[],
         )  # fmt: skip
@@ -440,7 +452,13 @@ class DialogueGenerator:
             angry=angry,
             escalation=escalation,
             phone_inline=phone_mode == "inline",
+            symptom_code=misleading,
         )
+        if misleading:  # the caller's own words of the real problem follow the symptom
+            n_real = len(call.details_left)
+            self._details(call, vague=False, other_number=False, scam=False)
+            if len(call.details_left) == n_real and call.details_left:
+                self._say(call, "customer", TurnRole.DETAIL, self._fill(call.details_left.pop(), call, capture=True))
         self._details(call, vague=vague, other_number=other_number, scam=scam)
         if defer_at == "after":
             self._deferred(call, "deferral_after", first=False)
@@ -708,10 +726,13 @@ class DialogueGenerator:
             self._say(call, "agent", TurnRole.DEFERRED, self._pick(call, "deferral_agent_ack"))
 
     def _complaint(
-        self, call: _Call, *, first: bool, vague: bool, angry: bool, escalation: bool, phone_inline: bool
+        self, call: _Call, *, first: bool, vague: bool, angry: bool, escalation: bool, phone_inline: bool,
+        symptom_code: str | None = None,
     ) -> None:
+        """The caller's complaint turn; with ``symptom_code``, said in that code's words (its ``core`` and
+        ``short`` utterances, not its details or asks), the real code's details following elsewhere."""
         rng = call.rng
-        bank = self.banks_[call.code]  # type: ignore[index]
+        bank = self.banks_[symptom_code or call.code]  # type: ignore[index]
         parts: list[str] = []
         if first and rng.random() < 0.45:
             parts.append(
@@ -735,9 +756,9 @@ class DialogueGenerator:
         else:
             key = "short" if rng.random() < 0.15 else "core"
             parts.append(self._fill(rng.choice(bank[key]), call, capture=True))
-            if call.details_left and rng.random() < 0.3:
+            if not symptom_code and call.details_left and rng.random() < 0.3:
                 parts.append(self._fill(call.details_left.pop(), call, capture=True))
-            if rng.random() < 0.35:
+            if not symptom_code and rng.random() < 0.35:
                 parts.append(self._fill(rng.choice(bank["asks"]), call, capture=True))
         if angry and rng.random() < 0.4:
             parts.append(self._common("angry", call))

@@ -182,6 +182,35 @@ def test_offtopic_calls_count_is_configurable():
     assert Counter(c["label"] for c in calls) == {"sms.spam": 2, None: 5}
 
 
+def test_misleading_complaints_use_a_symptom_codes_words_and_the_diagnosis_decides(full, banks):
+    presents_as = json.loads(data_path("generator", "dialogue.json").read_text(encoding="utf-8"))["presents_as"]
+    misleading = [c for c in full["calls"] if full["notes"][c["call_id"]].get("misleading")]
+    labelled = [c for c in full["calls"] if c["label"] is not None]
+    assert 0.08 < len(misleading) / len(labelled) < 0.25
+    said_as_symptom = said_as_label = 0
+    for call in misleading:
+        symptom = full["notes"][call["call_id"]]["misleading"]
+        assert symptom in presents_as[call["label"]] and symptom != call["label"]
+        roles = [t["role"] for t in call["turns"]]
+        assert "agent_diagnosis" in roles and "detail" in roles  # the real category is said later
+        complaint = _customer_text(call, "complaint")[0]
+        own = [_template_re(t) for t in banks[symptom]["core"] + banks[symptom]["short"]]
+        said_as_symptom += any(r.search(complaint) for r in own)
+        real = [_template_re(t) for t in banks[call["label"]]["core"] + banks[call["label"]]["short"]]
+        said_as_label += any(r.search(complaint) for r in real)
+    # ASR slips and fillers hide some phrases from the patterns; the real code's own complaint words stay out
+    assert said_as_symptom >= 0.6 * len(misleading) and said_as_label <= 0.05 * len(misleading)
+
+
+def test_presents_as_must_name_codes_with_banks(tmp_path):
+    d = json.loads(data_path("generator", "dialogue.json").read_text(encoding="utf-8"))
+    d["presents_as"]["voice.cannot_call"] = ["voice.no_such_code"]
+    path = tmp_path / "dialogue.json"
+    path.write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ArtifactError, match=r"presents_as\['voice.cannot_call'\].*voice.no_such_code"):
+        DialogueGenerator(dialogue_path=path).warm_up()
+
+
 def test_asr_calls_have_no_punctuation(full):
     asr = [c for c in full["calls"] if c["style"] == "asr"]
     assert 0.42 < len(asr) / len(full["calls"]) < 0.58
