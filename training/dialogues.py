@@ -85,7 +85,7 @@ class CallStyle(str, Enum):
 
 
 # Share of off-topic calls that sound like telecom at first (offtopic_calls.json "adjacent").
-_P_ADJACENT = 0.35
+_P_ADJACENT = 0.5
 _ADJACENT_KEYS = ("customer", "check", "answer", "verdict")
 # Share of labelled calls with each ingredient (the brief's "realistic shares").
 _P_DIAGNOSIS = 0.60

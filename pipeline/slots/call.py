@@ -86,6 +86,14 @@ def _edit_digits(edit: Edit, digits: str) -> str | None:
     new = edit.new
     if not new.isdigit():
         return None
+    if edit.kind == "suffix" and edit.readback_only and len(digits) == 11 and len(new) == 4:
+        # 不对，是0238 after a read-back of 133 0283 7756: the four digits correct the group they are closest to
+        # (here the middle one, two digits swapped), the last four when both are as close
+        def misses(lo: int) -> int:
+            return sum(a != b for a, b in zip(digits[lo : lo + 4], new, strict=True))
+
+        if 0 < misses(3) < misses(7):
+            return digits[:3] + new + digits[7:]
     if edit.kind == "suffix" and len(new) < len(digits):
         return digits[: -len(new)] + new
     if edit.kind == "prefix" and len(new) < len(digits):

@@ -279,3 +279,25 @@ def test_a_vaguer_later_time_does_not_replace_the_fault_onset(ext, ref):
 def test_a_more_specific_later_time_replaces_the_fault_time(ext, ref):
     out = _call(ext, ref, (C, "昨天就没网了"), (A, "大概几点开始的"), (C, "昨天晚上八点开始的"))
     assert (out["fault_time"]["value"], out["fault_time"]["evidence_turn"]) == ("昨天晚上八点开始", 2)
+
+
+# -- whose number: the cues of a reply, and which group a denied read-back's digits correct ------------------
+def test_four_digits_after_a_no_correct_the_group_they_are_closest_to(ext, ref):
+    out = _call(ext, ref, (A, "充值的是哪个号码"), (C, "幺三三 零二三八 七七五六"), (A, "幺三三零二八三七七五六 对吗"),
+                (C, "不对不对 是零二三八 零二三八 后面七七五六"))
+    assert (out["phone"]["value"], out["phone"]["status"]) == ("13302387756", "corrected")  # the middle group
+
+
+def test_a_number_said_for_someone_else_or_a_closed_line_is_not_the_phone(ext, ref):
+    out = _call(ext, ref, (A, "麻烦报一下您的号码"), (C, "幺八八 二六 幺九 三零 五四"), (A, "您爱人的号码是多少"),
+                (C, "她是幺三六 幺一零二 八八六七"))
+    assert out["phone"]["value"] == "18826193054"
+    out = _call(ext, ref, (A, "请问您销户的那个号码是多少 还有您现在的联系电话"),
+                (C, "销掉的是 一三六 二二八一 五零七三 我现在打的这个是我主号 幺八九 二七六五 三一零八"))
+    assert out["phone"]["value"] == "18927653108"
+
+
+def test_a_number_that_claimed_to_be_someone_is_a_partys(ext, ref):
+    out = _call(ext, ref, (C, "18280619435。"), (A, "打给您的号码您有记录吗？"),
+                (C, "有，其中一个是17760832215，他自称是你们的合作装机单位。"))
+    assert out["phone"]["value"] == "18280619435"
