@@ -32,7 +32,7 @@ __all__ = ["CheckSet", "BuildEvaluator", "SHIPPED_CLASSIFY", "SHIPPED_RETRIEVAL"
 
 logger = logging.getLogger(__name__)
 
-SHIPPED_CLASSIFY = ("classify_handwritten", "work_orders", "offtopic_handwritten")
+SHIPPED_CLASSIFY = ("classify_handwritten", "work_orders", "offtopic_handwritten", "utterances_handwritten2")
 SHIPPED_RETRIEVAL = ("retrieval_queries", "retrieval_unanswerable")
 RETRIEVAL_KB = "retrieval_kb.jsonl"  # the independent KB the retrieval queries point into
 _BATCH = 256
@@ -160,7 +160,8 @@ class BuildEvaluator:
         answerable = np.array([bool(rel) for _, rel in queries])
         no_answer = np.array([r.no_answer for r in results])
         ranked = [[h.id for h in r.hits] for r in results]
-        m: dict[str, Any] = {"n": len(queries), "n_answerable": int(answerable.sum())}
+        m: dict[str, Any] = {"n": len(queries), "n_answerable": int(answerable.sum()),
+                             "n_unanswerable": int((~answerable).sum())}
         rank = mean_ranking_metrics([ranked[i] for i in np.flatnonzero(answerable)],
                                     [queries[i][1] for i in np.flatnonzero(answerable)], ks=(1, 5))
         m.update({k: rank[k] for k in ("recall@1", "recall@5", "mrr@10")})

@@ -5,7 +5,9 @@ A pure decision over two metric tables (one per build, ``{set name: {metric: val
 
 - every **shipped** check set (``data/checks``: hand-written utterances, work orders, off-topic speech,
   retrieval on the independent KB) may lose at most ``tolerance`` (default :data:`TOLERANCE`, 0.02 absolute) on
-  each of its gated metrics (:data:`SHIPPED_CHECKS`; a rate where lower is better may rise at most that much);
+  each of its gated metrics (:data:`SHIPPED_CHECKS`; a rate where lower is better may rise at most that much),
+  or two standard errors of the rate on that set where that is more (:func:`noise_tolerance`: 4 of 160
+  off-topic sentences is sampling noise between two builds, not a regression);
 - on the shipped classification sets together, no code may lose more than ``class_drop`` (default
   :data:`CLASS_DROP`, 0.5) of its recall: mislabelled training data typically wipes out one code while the
   overall accuracy moves by only a few of its examples;
@@ -25,9 +27,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from hotline.core.errors import InvalidInputError
 
-__all__ = ["GateCheck", "SHIPPED_CHECKS", "TOLERANCE", "CLASS_DROP", "CLASS_MIN_N", "decide", "user_checks"]
+__all__ = ["GateCheck", "SHIPPED_CHECKS", "TOLERANCE", "CLASS_DROP", "CLASS_MIN_N", "decide", "user_checks",
+           "noise_tolerance"]
 
 TOLERANCE = 0.02  # the most a shipped check set may lose on a gated metric (absolute)
 CLASS_DROP = 0.5  # the most recall one code may lose on the shipped classification sets together
@@ -88,6 +93,22 @@ SHIPPED_CHECKS: tuple[GateCheck, ...] = (
     GateCheck("retrieval_unanswerable", "no_answer_accuracy"),
 )
 CLASS_SETS = ("classify_handwritten", "work_orders")  # the per-code recall rule pools these
+# how many items a rate is measured over, by metric (the set's metrics carry these counts)
+_RATE_COUNTS = {"accuracy": ("n_labelled", "n"), "abstain_rate": ("n_labelled", "n"),
+                "out_of_scope_rejected": ("n_out_of_scope",), "recall@1": ("n_answerable",),
+                "no_answer_accuracy": ("n_unanswerable",)}
+
+
+def noise_tolerance(metric: str, metrics: Mapping[str, Any] | None, *, z: float = 2.0) -> float:
+    """``z`` standard errors of a rate ``p`` measured on ``n`` items, ``z·sqrt(p(1−p)/n)``: how far two builds
+    may differ on one check set by sampling alone; 0.0 when the count or the rate is unknown."""
+    if not metrics:
+        return 0.0
+    p = metrics.get(metric)
+    n = next((metrics[k] for k in _RATE_COUNTS.get(metric, ()) if metrics.get(k)), None)
+    if not isinstance(p, (int, float)) or not isinstance(n, (int, float)) or n <= 0 or not 0.0 <= p <= 1.0:
+        return 0.0
+    return z * float(np.sqrt(p * (1.0 - p) / n))
 
 
 def user_checks(name: str, metrics: Mapping[str, Any]) -> list[GateCheck]:
@@ -128,7 +149,8 @@ def decide(current: Mapping[str, Mapping[str, Any]], candidate: Mapping[str, Map
     Args:
         current / candidate: ``{set name: {metric: value, "per_class": {code: [hits, n]}}}`` per build.
         gate_sets: names of the user's gate sets among the tables' keys (not worse at all).
-        tolerance: the most a shipped set may lose per gated metric (replaces each shipped check's own).
+        tolerance: the most a shipped set may lose per gated metric (replaces each shipped check's own), or
+            :func:`noise_tolerance` of the current build's rate on that set where that is more.
         class_drop: the most recall one code may lose on the pooled shipped classification sets.
         class_min_n: codes with fewer examples there are not judged per code.
         checks: the shipped checks (default :data:`SHIPPED_CHECKS`); a set missing from ``current`` is skipped.
@@ -148,7 +170,8 @@ def decide(current: Mapping[str, Mapping[str, Any]], candidate: Mapping[str, Map
     if missing:
         raise InvalidInputError(f"gate set(s) {missing} were not measured on both builds; measure every --gate "
                                 "file on the current build and the candidate")
-    shipped = [GateCheck(c.set, c.metric, c.higher_is_better, tolerance)
+    shipped = [GateCheck(c.set, c.metric, c.higher_is_better,
+                         max(tolerance, round(noise_tolerance(c.metric, current.get(c.set)), 4)))
                for c in (SHIPPED_CHECKS if checks is None else checks) if c.set in current]
     all_checks = shipped + [c for g in gate_sets for c in user_checks(g, current[g])]
     rows, failures = [], []

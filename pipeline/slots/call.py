@@ -1,8 +1,9 @@
 """Call-level slots: one value per field from all the turns of a call, both speakers, by the read-back rules.
 
 * The caller's own statements give values; the latest one wins, except that a fault time is replaced only by
-  a more specific one (the date, period and clock said, and whether it is said as a start): the onset said
-  first (今天早上开始) stands against a vaguer later time (今天).
+  a more specific one (the date, period and clock said; a vague 最近 ranks lowest): the onset said first
+  (今天早上开始) stands against a vaguer later time (今天), and a place against a passing mention less than half
+  its length (武进区湖塘镇聚湖雅苑8幢1203 against 家里).
 * The agent's read-back (您的号码是138…对吗) confirms a value when it matches; when it differs, the caller's
   next reply decides: a yes (对 / 是的) adopts the read-back, a correction (不对,最后一位是7 / 是5678不是5687 /
   a new number) replaces it, anything else leaves the caller's value.
@@ -121,10 +122,11 @@ def _resolve_again(name: str, value: str, ref: datetime | None) -> Any:
 
 
 def _time_rank(slot: Mapping[str, Any], ref: datetime | None) -> int:
-    """How specific a time value is: the parts said (date, period, clock), plus one when said as a start."""
+    """How specific a time value is: the parts said (date, period, clock); a vague one (最近, 这段时间: no
+    reading) ranks below any that can be read."""
     value = str(slot.get("value") or "")
     found = times(Utterance(value, value, [], ref))
-    return max((m.n_parts + int(m.since) for m in found), default=0)
+    return max((m.n_parts + (1 if m.past is not None else -1) for m in found), default=0)
 
 
 class CallSlotTracker:
@@ -235,6 +237,9 @@ class CallSlotTracker:
             if (name == "fault_time" and pending is None and cur is not None
                     and _time_rank(slot, info.ref) <= _time_rank(cur.slot, info.ref)):
                 continue  # 今天早上开始 then 今天: a later, vaguer time is no new onset (a correction is an edit)
+            if (name == "location" and pending is None and cur is not None
+                    and 2 * len(str(slot.get("value") or "")) < len(str(cur.slot.get("value") or ""))):
+                continue  # a full address, then 商场 / 家里: a passing mention (a correction is an edit)
             if pending is not None and _agree(name, pending.slot, slot):
                 status = SlotStatus.CONFIRMED
             elif pending is not None or (name == "phone" and info.phone_role == "correction"):

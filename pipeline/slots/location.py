@@ -47,7 +47,7 @@ _LOC_COMPONENTS = [
     rf"{_ADMIN_NAME}{{1,4}}?(?:县|旗|街道)",
     rf"{_NAME}{{2,5}}?镇(?<!城镇)(?<!乡镇)",
     rf"{_NAME}{{2,5}}?乡(?<!家乡)(?<!老乡)(?<!下乡)(?<!城乡)(?<!故乡)(?<!他乡)",
-    rf"{_NAME}{{2,5}}?(?:大道|大街|胡同|路{_ROAD_NOT}(?![由线费])|街(?<!上街)(?<!逛街)|巷|弄)(?:[东南西北中]段|{_LOC_NUM}段)?(?:{_LOC_NUM}号院?)?",
+    rf"{_NAME}{{2,5}}?(?:大道|大街|胡同|路{_ROAD_NOT}(?![由线费])|街(?<!上街)(?<!逛街)|巷|弄(?![好坏完了得不成一下]))(?:[东南西北中]段|{_LOC_NUM}段)?(?:{_LOC_NUM}号院?)?",
     rf"{_NAME}{{2,8}}?(?:小区|花园|家园|公寓|大厦|广场|新村|社区|大楼|写字楼|商城|园区|苑)(?:小区|社区)?",
     rf"{_NAME}{{2,4}}?村(?<!农村)(?<!乡村)",
 ]
@@ -84,7 +84,8 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], froz
     # a city without 市 last (杭州 西湖区).
     first = "|".join([rf"{_POI_NAME}{{2,8}}?(?:{poi})", *_LOC_COMPONENTS, rf"(?:{cities})(?!时间)市?"])
     # Inside a chain: 那个写字楼, 宿舍楼 (no name needed), then where in it: 里面, 门口, 地下室.
-    cont = "|".join([_LOC_DISTRICT_AFTER_CITY, first, _LOC_CROSSING, _LOC_NUMBERED, _LOC_AFTER_NUMBER, _LOC_ROOM, _LOC_DAO_ROAD,
+    # 宾虹路的紫金湾小区: a 的 between two parts of one address
+    cont = "|".join([_LOC_DISTRICT_AFTER_CITY, rf"的?(?:{first})", _LOC_CROSSING, _LOC_NUMBERED, _LOC_AFTER_NUMBER, _LOC_ROOM, _LOC_DAO_ROAD,
                      rf"(?:{fillers})?{_POI_NAME}{{0,6}}?(?:{poi})", rf"(?:{fillers})?(?:{positions})"])
     hint_chars = re.escape("".join(sorted(set(_LOC_SUFFIX_CHARS + poi_chars))))
     provinces = rf"北京|天津|上海|重庆|内蒙古|广西|西藏|宁夏|新疆|{_PROVINCES}"

@@ -51,7 +51,7 @@ def test_calls_in_started_at_order_then_one_incident(tmp_path, fake_pipeline, ca
     assert c1["label"] == "broadband.cannot_connect"
     assert c1["slots"]["phone"] == "13812345678" and "文三路" in c1["slots"]["location"]
     assert c1["slots"]["fault_time"] and c1["slots"]["device"] == "光猫"
-    assert {k: v for k, v in per_call[4]["slots"].items() if v is not None} == {"device": "光猫", "fault_time": "从昨天晚上开始"}
+    assert {k: v for k, v in per_call[4]["slots"].items() if v is not None} == {"device": "光猫", "fault_time": "昨天晚上"}
     assert per_call[2]["escalation"] is True and per_call[0]["escalation"] is False
     assert per_call[1]["label"] == "inquiry.billing_info"
     assert incidents == [{"type": "mass_incident", "code": "broadband.cannot_connect", "region": "杭州市西湖区",

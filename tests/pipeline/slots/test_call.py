@@ -242,7 +242,7 @@ def test_a_whole_asr_call(ext, ref):
     assert out["phone"]["value"] == "13812345678" and out["phone"]["evidence_turn"] == 5
     assert out["location"]["value"] == "万达广场B座那个写字楼里面"
     assert (out["fault_time"]["value"], out["fault_time"]["resolved"]) == (
-        "从前天傍晚六点多开始", "2026-11-18T18:00:00+08:00")
+        "前天傍晚六点多", "2026-11-18T18:00:00+08:00")
     assert out["appointment_time"]["resolved"] == "2026-11-21T09:00:00+08:00"
     assert out["appointment_time"]["status"] == "confirmed"
     assert out["fault_number"] is None
@@ -273,12 +273,12 @@ def test_status_values():
 def test_a_vaguer_later_time_does_not_replace_the_fault_onset(ext, ref):
     out = _call(ext, ref, (C, "我手机从今天中午开始就显示无服务"), (A, "好的请问您在哪里"),
                 (C, "在家 今天一直在家"))
-    assert (out["fault_time"]["value"], out["fault_time"]["evidence_turn"]) == ("从今天中午开始", 0)
+    assert (out["fault_time"]["value"], out["fault_time"]["evidence_turn"]) == ("今天中午", 0)
 
 
 def test_a_more_specific_later_time_replaces_the_fault_time(ext, ref):
     out = _call(ext, ref, (C, "昨天就没网了"), (A, "大概几点开始的"), (C, "昨天晚上八点开始的"))
-    assert (out["fault_time"]["value"], out["fault_time"]["evidence_turn"]) == ("昨天晚上八点开始", 2)
+    assert (out["fault_time"]["value"], out["fault_time"]["evidence_turn"]) == ("昨天晚上八点", 2)
 
 
 # -- whose number: the cues of a reply, and which group a denied read-back's digits correct ------------------
@@ -301,3 +301,10 @@ def test_a_number_that_claimed_to_be_someone_is_a_partys(ext, ref):
     out = _call(ext, ref, (C, "18280619435。"), (A, "打给您的号码您有记录吗？"),
                 (C, "有，其中一个是17760832215，他自称是你们的合作装机单位。"))
     assert out["phone"]["value"] == "18280619435"
+
+
+def test_a_vague_time_gives_way_to_a_date_and_a_passing_place_to_the_address(ext, ref):
+    out = _call(ext, ref, (C, "最近老是断网"), (A, "大概什么时候开始的"), (C, "就上周一 之前没这毛病"))
+    assert out["fault_time"]["value"] == "上周一"
+    out = _call(ext, ref, (C, "装机地址是武进区湖塘镇聚湖雅苑8幢1203"), (A, "好的"), (C, "在商场里也连不上"))
+    assert out["location"]["value"] == "武进区湖塘镇聚湖雅苑8幢1203"
