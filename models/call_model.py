@@ -143,7 +143,7 @@ class CallModel:
         unknown = {c.get("label") for c in calls if c.get("label") is not None and str(c["label"]) not in index}
         if unknown:
             raise InvalidInputError(f"call labels {sorted(unknown)[:5]} are not classes of the utterance classifier")
-        lr = LogisticRegression(C=self.c_call, max_iter=2000, random_state=self.seed)
+        lr = LogisticRegression(C=self.c_call, class_weight="balanced", max_iter=2000, random_state=self.seed)
         lr.fit(np.vstack(feats), y)
         # [n_labels, n_features]; classes absent from the calls keep zero weights and a very low bias
         self.coef_ = np.zeros((len(self.labels_), lr.coef_.shape[1]))
