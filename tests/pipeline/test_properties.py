@@ -65,11 +65,14 @@ def esc() -> EscalationDetector:
     return d
 
 
-def _check_resolved(slot: dict | None) -> None:
-    """A resolved time, where there is one, is ISO 8601 that Python reads back."""
+def _check_resolved(slot: dict | None, *, month: bool = False) -> None:
+    """A resolved time, where there is one, is ISO 8601 that Python reads back (a billing month: ``YYYY-MM``)."""
     if slot and slot.get("resolved"):
         r = slot["resolved"]
-        (datetime.fromisoformat(r) if "T" in r else date.fromisoformat(r))
+        if month:
+            datetime.strptime(r, "%Y-%m")
+        else:
+            (datetime.fromisoformat(r) if "T" in r else date.fromisoformat(r))
 
 
 @PROPS
@@ -78,11 +81,12 @@ def _check_resolved(slot: dict | None) -> None:
 @example("昨天晚上八点开始断网", datetime(1, 1, 1, tzinfo=timezone.utc))
 @example("明天夜里两点师傅上门", datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc))
 @example("国庆节以后就没信号,明年一月初再说", datetime(9999, 12, 31, tzinfo=timezone.utc))
+@example("去年十二月底话费扣了三十八块", datetime(2000, 1, 15, tzinfo=timezone.utc))  # a billing month, YYYY-MM
 def test_slot_extraction_never_raises_and_is_json(ext: SlotExtractor, text: str, ref: datetime | None) -> None:
     slots = ext.extract(text, reference_time=ref)
     _strict_json(dict(slots))
     for name in ("fault_time", "order_time", "appointment_time", "billing_month"):
-        _check_resolved(slots[name])
+        _check_resolved(slots[name], month=name == "billing_month")
 
 
 @pytest.mark.parametrize("said", ["三千年前", "九千九百年前", "9999年前", "2500年前", "六千年前"])
