@@ -23,11 +23,10 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from hotline.core.errors import InvalidInputError
 
@@ -108,7 +107,7 @@ def noise_tolerance(metric: str, metrics: Mapping[str, Any] | None, *, z: float 
     n = next((metrics[k] for k in _RATE_COUNTS.get(metric, ()) if metrics.get(k)), None)
     if not isinstance(p, (int, float)) or not isinstance(n, (int, float)) or n <= 0 or not 0.0 <= p <= 1.0:
         return 0.0
-    return z * float(np.sqrt(p * (1.0 - p) / n))
+    return z * math.sqrt(p * (1.0 - p) / n)
 
 
 def user_checks(name: str, metrics: Mapping[str, Any]) -> list[GateCheck]:

@@ -27,6 +27,7 @@ __all__ = ["TimeMention", "times", "find_times", "is_after", "is_before", "after
            "appointment_cued", "restore_cued", "rejected"]
 
 _STRONG_SUFFIXES = frozenset({"开始", "以来", "起", "之后", "以后"})
+_START_ONLY_SUFFIXES = frozenset({"开始", "以来", "起"})  # mark a start without changing the time (之后 does)
 
 
 @dataclass
@@ -42,6 +43,8 @@ class TimeMention:
         since: Said as a start (从…, …开始, …以来, …之后).
         future_marked: Said with a word only the future has (明天, 下周).
         past: The ISO reading looking back (a fault or an order), or None.
+        onset: The expression without the words that only mark it as a start (从前天晚上开始 → 前天晚上;
+            之后, 左右 and a range tail stay).
     """
 
     start: int
@@ -52,6 +55,7 @@ class TimeMention:
     since: bool
     future_marked: bool
     past: str | None
+    onset: str = ""
     _future: dict[bool, str | None] = field(default_factory=dict, repr=False)
 
     def future(self, u: Utterance) -> str | None:
@@ -112,10 +116,13 @@ def find_times(u: Utterance) -> list[TimeMention]:
         parsed = resolve_time(norm, start, end, u.ref)
         if parsed is None:
             continue
+        suffix = m.group("suffix")
+        onset_end = stop - len(suffix) if suffix in _START_ONLY_SUFFIXES else stop
         out.append(TimeMention(
             start=m.start(), end=stop, core=(start, end), value=norm[m.start() : stop], n_parts=parsed[0],
-            since=bool(m.group("since")) or m.group("suffix") in _STRONG_SUFFIXES,
+            since=bool(m.group("since")) or suffix in _STRONG_SUFFIXES,
             future_marked=future_words.search(norm, start, end) is not None, past=parsed[1],
+            onset=norm[start:onset_end].strip() or norm[m.start() : stop],
         ))
     return out
 

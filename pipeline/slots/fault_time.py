@@ -3,25 +3,17 @@ as said and resolved."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from hotline.pipeline.slots._context import Utterance
-from hotline.pipeline.slots._times import (
-    TimeMention,
-    after_today,
-    appointment_cued,
-    order_cued,
-    restore_cued,
-    times,
-)
+from hotline.pipeline.slots._times import after_today, appointment_cued, order_cued, restore_cued, times
 
-__all__ = ["extract_fault_time", "onset_value"]
+__all__ = ["extract_fault_time"]
 
 
 def extract_fault_time(u: Utterance) -> dict[str, Any] | None:
     """``{"value", "resolved", "evidence"}`` for when the fault began, or None; the value is the time as said,
-    without 从 / 开始 (:func:`onset_value`), the evidence the words around it.
+    without 从 / 开始 (:attr:`~hotline.pipeline.slots._times.TimeMention.onset`), the evidence the words around it.
 
     The most specific expression wins (date + period + clock over a bare date), and one said as a start
     (从…, …开始) over one that is not; ties go to the first. Not fault times: times ahead of the call (明天,
@@ -42,15 +34,5 @@ def extract_fault_time(u: Utterance) -> dict[str, Any] | None:
             best, best_key = m, key
     if best is None:
         return None
-    return {"value": onset_value(best), "resolved": best.past, "evidence": u.snippet(best.start, best.end)}
+    return {"value": best.onset, "resolved": best.past, "evidence": u.snippet(best.start, best.end)}
 
-
-_SINCE_PREFIX = re.compile(r"^(?:从|自从|自打|打从|自)")
-_SINCE_SUFFIX = re.compile(r"(?:开始|以来|起)$")
-
-
-def onset_value(m: TimeMention) -> str:
-    """The time as said without the words that only mark it as a start: 从前天晚上开始 → 前天晚上,
-    七点过一点开始 → 七点过一点 (之后 / 以后 / 左右 stay: they change the time)."""
-    value = _SINCE_SUFFIX.sub("", _SINCE_PREFIX.sub("", m.value.strip())).strip()
-    return value or m.value
