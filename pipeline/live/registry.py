@@ -651,6 +651,7 @@ class CallManager:
         cat = call.tracker.category
         # a call shown at service level still votes with its likeliest leaf: the fault family groups leaves anyway
         vote = cat["label"] if cat and cat.get("level") != "none" and cat["is_complaint"] else None
+        vote = self.incidents.vote_code(vote, call.tracker.probs) if vote is not None else None
         call.vote = vote
         # every turn, not only when the vote changes: where the caller is and since when often come later (the
         # detector ignores a repeat that changes nothing), and a long-standing problem must leave the count

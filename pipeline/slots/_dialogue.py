@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -55,19 +56,24 @@ class TurnInfo:
     Attributes:
         affirm: A yes (对, 是的, 没错 …) at the start.
         deny: A no (不对, 不是, 错了 …) at the start.
+        question: It asks something (吗, 什么, 请问 …).
         asks: Field names a question in it asks for (an agent's 请问对方号码是多少 → fault_number).
         edits: Corrections of digits or words, in order.
         phone_role: The role of the number the phone slot came from (``own``, ``bare``, ``correction``).
         bare: Slots of numbers said without any cue, to file under the field the agent just asked for.
+        answers: ``{field: slot}`` read only as the answer to the agent's question for that field (a quoted
+            message after 请问短信写的什么, with no 短信 in the answer; 她是… after 您爱人的号码是多少).
         ref: When it was said, to resolve a corrected time again.
     """
 
     affirm: bool = False
     deny: bool = False
+    question: bool = False
     asks: frozenset[str] = frozenset()
     edits: tuple[Edit, ...] = ()
     phone_role: str | None = None
     bare: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    answers: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     ref: datetime | None = None
 
 
@@ -180,7 +186,8 @@ def _denied_digits(u: Utterance, found: tuple[Edit, ...]) -> tuple[Edit, ...]:
     return (*extra, *found) if extra else found
 
 
-def analyse_turn(u: Utterance, *, phone_role: str | None, bare: tuple[dict[str, Any], ...]) -> TurnInfo:
+def analyse_turn(u: Utterance, *, phone_role: str | None, bare: tuple[dict[str, Any], ...],
+                 answers: Mapping[str, dict[str, Any]] | None = None) -> TurnInfo:
     """The dialogue acts of ``u`` (see :class:`TurnInfo`)."""
     p = _patterns()
     text = u.norm
@@ -190,10 +197,12 @@ def analyse_turn(u: Utterance, *, phone_role: str | None, bare: tuple[dict[str, 
     if deny:
         edits = _denied_digits(u, edits)
     asks: frozenset[str] = frozenset()
-    if p["question"].search(text):
+    question = bool(p["question"].search(text))
+    if question:
         spans = [(name, m.span()) for name, rx in p["asks"].items() for m in rx.finditer(text)]
         # 对方号码是多少 overlaps the phone's own 号码是多少: the other number field is what is asked
         asks = frozenset(name for name, (s, e) in spans if name != "phone" or not any(
             o != "phone" and os < e and s < oe for o, (os, oe) in spans))
-    return TurnInfo(affirm=affirm, deny=deny, asks=asks, edits=edits, phone_role=phone_role, bare=bare,
+    return TurnInfo(affirm=affirm, deny=deny, question=question, asks=asks, edits=edits, phone_role=phone_role, bare=bare,
+                    answers=dict(answers or {}),
                     ref=u.ref)

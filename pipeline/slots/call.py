@@ -21,7 +21,7 @@ modules. :class:`CallSlotTracker` applies the rules one turn at a time, so a liv
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -34,12 +34,14 @@ from hotline.pipeline.slots._context import Utterance
 from hotline.pipeline.slots._dialogue import Edit, TurnInfo
 from hotline.pipeline.slots._fields import FIELD_NAMES, FIELDS, NUMBER_FIELDS, TIME_FIELDS
 from hotline.pipeline.slots._times import times
+from hotline.pipeline.slots.device import is_generic_device
 
 __all__ = ["CallSlotTracker", "SlotStatus"]
 
 _MOBILE_RE = re.compile(r"1[3-9]\d{9}")
 _AGENT_DECIDES = frozenset({"id_verified"})  # the agent's verdict is the value, not a read-back
 _REROUTE = ("fault_number", "broadband_account")  # number fields a bare number may answer
+_FREE_TEXT = frozenset({"sms_content", "sp_name", "charge_item"})  # an agent's question gives none of these
 _SPEAKERS = frozenset(s.value for s in Speaker)
 
 
@@ -60,6 +62,7 @@ class _Held:
     slot: dict[str, Any]
     turn: int
     status: SlotStatus
+    asked: bool = False  # the caller said it right after the agent asked for that field
 
 
 def _has_value(slot: Any) -> bool:
@@ -75,6 +78,8 @@ def _covers(name: str, held: Mapping[str, Any], said: Mapping[str, Any]) -> bool
     rh, rs = held.get("resolved"), said.get("resolved")
     if rh is not None and rh == rs:
         return True
+    if name == "device" and is_generic_device(vs) and not is_generic_device(vh):
+        return True  # 魔百和, then 机顶盒: the same box named by its kind
     return len(vs) >= 2 and vs in vh
 
 
@@ -127,6 +132,39 @@ def _time_rank(slot: Mapping[str, Any], ref: datetime | None) -> int:
     value = str(slot.get("value") or "")
     found = times(Utterance(value, value, [], ref))
     return max((m.n_parts + (1 if m.past is not None else -1) for m in found), default=0)
+
+
+def _vaguer_time(new: Mapping[str, Any], held: _Held, ref: datetime | None, asked: bool) -> bool:
+    """今天早上开始, then 今天: a later time no more specific is no new onset."""
+    return _time_rank(new, ref) <= _time_rank(held.slot, ref)
+
+
+def _passing_place(new: Mapping[str, Any], held: _Held, ref: datetime | None, asked: bool) -> bool:
+    """A full address, then 商场 / 家里: a mention under half as long is a passing one; so is one said
+    unasked and no longer than the address the caller gave when the agent asked where (我老母亲在医院)."""
+    n, h = len(str(new.get("value") or "")), len(str(held.slot.get("value") or ""))
+    return 2 * n < h or _answer_stands(new, held, ref, asked)
+
+
+def _answer_stands(new: Mapping[str, Any], held: _Held, ref: datetime | None, asked: bool) -> bool:
+    """What the caller said when the agent asked for the field stands against a later mention said unasked
+    that is no longer (the message quoted on 请问短信写的什么, then 这短信是手机上收的嘛)."""
+    return held.asked and not asked and len(str(new.get("value") or "")) <= len(str(held.slot.get("value") or ""))
+
+
+def _vaguer_device(new: Mapping[str, Any], held: _Held, ref: datetime | None, asked: bool) -> bool:
+    """我家魔百和看不了, then 机顶盒背面贴了个条: a bare kind after a named product or model is the same device."""
+    return is_generic_device(str(new.get("value") or "")) and not is_generic_device(str(held.slot.get("value") or ""))
+
+
+# Per field: whether the value held stands against a new one the caller states (not a correction: an edit),
+# given whether the agent's last turn asked for the field. Fields not named here take the latest value.
+_HELD_STANDS: dict[str, Callable[[Mapping[str, Any], _Held, datetime | None, bool], bool]] = {
+    "fault_time": _vaguer_time,
+    "location": _passing_place,
+    "sms_content": _answer_stands,
+    "device": _vaguer_device,
+}
 
 
 class CallSlotTracker:
@@ -199,6 +237,8 @@ class CallSlotTracker:
 
     def _add_agent(self, values: dict[str, dict[str, Any]], info: TurnInfo, idx: int) -> None:
         for name, slot in values.items():
+            if info.question and name in _FREE_TEXT:
+                continue  # 这些短信是从什么号码发过来的: the agent asking about a message quotes none
             self._agent[name] = _Held(slot, idx, SlotStatus.UNCONFIRMED)
             cur = self._current.get(name)
             if name in _AGENT_DECIDES:
@@ -220,6 +260,9 @@ class CallSlotTracker:
                 values[target] = dict(info.bare[0])
                 if info.phone_role == "bare":
                     values.pop("phone", None)
+        for name, slot in info.answers.items():
+            if name in asked and name not in values:
+                values[name] = dict(slot)
         edits = info.edits
         if "id_verified" in asked and "phone" not in asked:  # 后四位八八七三 answers 身份证后四位, not a correction
             edits = tuple(e for e in edits if e.kind == "replace")
@@ -234,19 +277,17 @@ class CallSlotTracker:
             pending, cur = self._pending.get(name), self._current.get(name)
             if pending is None and cur is not None and cur.slot.get("value") == slot.get("value"):
                 continue  # said again: nothing new
-            if (name == "fault_time" and pending is None and cur is not None
-                    and _time_rank(slot, info.ref) <= _time_rank(cur.slot, info.ref)):
-                continue  # 今天早上开始 then 今天: a later, vaguer time is no new onset (a correction is an edit)
-            if (name == "location" and pending is None and cur is not None
-                    and 2 * len(str(slot.get("value") or "")) < len(str(cur.slot.get("value") or ""))):
-                continue  # a full address, then 商场 / 家里: a passing mention (a correction is an edit)
+            stands = _HELD_STANDS.get(name)
+            if (pending is None and cur is not None and stands is not None
+                    and stands(slot, cur, info.ref, name in asked)):
+                continue  # the value held stands against a vaguer later mention (a correction is an edit)
             if pending is not None and _agree(name, pending.slot, slot):
                 status = SlotStatus.CONFIRMED
             elif pending is not None or (name == "phone" and info.phone_role == "correction"):
                 status = SlotStatus.CORRECTED
             else:
                 status = SlotStatus.STATED
-            self._current[name] = _Held(slot, idx, status)
+            self._current[name] = _Held(slot, idx, status, asked=name in asked)
             self._touch(name)
         self._pending.clear()
 

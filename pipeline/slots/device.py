@@ -7,7 +7,7 @@ from typing import Any
 
 from hotline.pipeline.slots._context import Utterance
 
-__all__ = ["extract_device"]
+__all__ = ["extract_device", "is_generic_device"]
 
 _PHONE_BRANDS_SURE = r"华为|红米|redmi|oppo|vivo|iphone|魅族|meizu|huawei|xiaomi|samsung|galaxy|oneplus|realme|iqoo|honor|努比亚"
 _PHONE_BRANDS_NEED_MODEL = r"荣耀|小米|苹果|三星(?!期)|一加|真我|中兴|诺基亚|联想"
@@ -15,6 +15,9 @@ _MODEL = (
     r"(?:\s?(?:mate|nova|pura|note|find|reno|magic|mix|civi|galaxy|fold|flip|neo|ace|turbo|[pkxsayz])?\s?\d{1,4}[a-z]?"
     # Chinese-numeral models are two-digit (苹果十五, 小米十三): 一加一 is arithmetic, not a phone.
     r"|\s?(?:mate|nova|pura)\s?[一二三四五六七八九十]{1,3}|(?:[一二三四五六七八九]?十[一二三四五六七八九]?)(?![个天年月点号岁块元次])"
+    # a letter series said with its number in words: vivo x九零, vivo X一百, 小米 note十二
+    r"|\s?(?:note|find|reno|magic|mix|[kxsayz])\s?(?:[零一二三四五六七八九]{2,3}|[一二三四五六七八九]?百|[一二三四五六七八九]?十[一二三四五六七八九]?)"
+    r"(?![个天年月点号岁块元次])"
     r"|\s?(?:xs max|xr|xs|x|se))"
     r"(?:\s?(?:pro\+?|max|ultra|plus|mini|lite|se|rs|fe|5g|\+))*"
 )
@@ -23,9 +26,10 @@ _PHONE_DEVICE_RE = re.compile(
     rf"|(?P<maybe>{_PHONE_BRANDS_NEED_MODEL})(?:(?P<model2>{_MODEL})(?P<suffix2>手机)?|(?P<suffix3>手机))"
 )  # matched on lower-cased text: IGNORECASE and leading look-behinds make `re` try every position
 _HOME_BRANDS = r"华为|中兴|烽火|诺基亚贝尔|贝尔|天邑|小米|tp-link|tplink|普联|腾达|水星|网件|华硕|h3c|新华三|创维|九联|长虹|海信"
-_HOME_KINDS = r"光猫|宽带猫|机顶盒|电视盒子|iptv盒子|无线路由器|路由器|路由"
+_HOME_KINDS = r"光猫|宽带猫|魔百和|魔百盒|机顶盒|电视盒子|iptv盒子|无线路由器|路由器|路由"
+_HOME_PRODUCTS = frozenset({"魔百和", "魔百盒"})  # operators' own box names, more specific than 机顶盒
 _HOME_MODEL = r"[a-z]{1,5}-?\d{2,5}[a-z0-9.\-]*"
-_HOME_HINT_RE = re.compile("猫|盒|路由")
+_HOME_HINT_RE = re.compile("猫|盒|和|路由")
 _HOME_DEVICE_RE = re.compile(
     rf"(?:(?P<brand>{_HOME_BRANDS})的?\s?(?P<model1>{_HOME_MODEL})?\s?)?(?P<kind>{_HOME_KINDS})"
     rf"(?:\s?(?:的)?(?:型号)?(?:是|为)?[:：]?\s?(?P<model2>{_HOME_MODEL}))?"
@@ -53,8 +57,17 @@ def extract_device(u: Utterance) -> dict[str, Any] | None:
         brand = norm[m.start("brand") : m.end("brand")] if m.group("brand") else ""
         model_group = "model1" if m.group("model1") else "model2" if m.group("model2") else None
         model = norm[m.start(model_group) : m.end(model_group)] if model_group else ""
-        candidates.append((1 if model else 0, m.start(), m.end(), brand + m.group("kind") + model))
+        named = m.group("kind") in _HOME_PRODUCTS  # 魔百和 names the box, as a model would
+        candidates.append((1 if model or named else 0, m.start(), m.end(), brand + m.group("kind") + model))
     if not candidates:
         return None
-    _, start, end, value = max(candidates, key=lambda c: (c[0], -c[1]))
+    _, start, end, value = max(candidates, key=lambda c: (c[0], -c[1], c[2]))  # a tie: the longer (华为的路由器)
     return {"value": value, "evidence": u.snippet(start, end)}
+
+
+def is_generic_device(value: str) -> bool:
+    """Whether a device value names only a kind (机顶盒, 路由器, 华为手机), no product or model (魔百和, 华为Mate60)."""
+    v = value.strip().lower()
+    kinds = set(_HOME_KINDS.split("|")) - _HOME_PRODUCTS
+    brands = set(_PHONE_BRANDS_SURE.split("|")) | set(_PHONE_BRANDS_NEED_MODEL.replace("(?!期)", "").split("|"))
+    return v in kinds or v in brands or (v.endswith("手机") and v[:-2] in brands)

@@ -34,6 +34,7 @@ from hotline.pipeline.slots._fields import FIELD_NAMES, FIELDS
 from hotline.pipeline.slots._numbers import number_slot, numbers
 from hotline.pipeline.slots.call import CallSlotTracker
 from hotline.pipeline.slots.phone import phone_mention
+from hotline.pipeline.slots.sms_content import sms_answer
 
 __all__ = ["SlotExtractor", "UtteranceSlots"]
 
@@ -127,8 +128,19 @@ class SlotExtractor:
                     slot["masked"] = shown
         source = phone_mention(u)
         # numbers said with no cue: the call-level merge files them under the field the agent just asked for
-        bare = tuple(number_slot(u, n) for n in numbers(u) if n.role == "bare" and n.kind not in _NOT_BARE)
-        return UtteranceSlots(slots, analyse_turn(u, phone_role=source.role if source else None, bare=bare))
+        said = [n for n in numbers(u) if n.kind not in _NOT_BARE]
+        bare = tuple(number_slot(u, n) for n in said if n.role == "bare")
+        # read only as the answer to the agent's question for the field: a message quoted without 短信, and
+        # someone else's number (她是…) when the agent asked for it (您爱人的号码是多少)
+        answers: dict[str, dict[str, Any]] = {}
+        sms = sms_answer(u) if slots.get("sms_content") is None else None
+        if sms is not None:
+            answers["sms_content"] = sms
+        other = next((n for n in said if n.role == "other"), None)
+        if other is not None:
+            answers["fault_number"] = number_slot(u, other)
+        return UtteranceSlots(slots, analyse_turn(u, phone_role=source.role if source else None, bare=bare,
+                                                  answers=answers))
 
     def extract_call(
         self, turns: Sequence[tuple[str, str]], *, reference_time: datetime | None = None

@@ -48,7 +48,8 @@ _LOC_COMPONENTS = [
     rf"{_NAME}{{2,5}}?镇(?<!城镇)(?<!乡镇)",
     rf"{_NAME}{{2,5}}?乡(?<!家乡)(?<!老乡)(?<!下乡)(?<!城乡)(?<!故乡)(?<!他乡)",
     rf"{_NAME}{{2,5}}?(?:大道|大街|胡同|路{_ROAD_NOT}(?![由线费])|街(?<!上街)(?<!逛街)|巷|弄(?![好坏完了得不成一下]))(?:[东南西北中]段|{_LOC_NUM}段)?(?:{_LOC_NUM}号院?)?",
-    rf"{_NAME}{{2,8}}?(?:小区|花园|家园|公寓|大厦|广场|新村|社区|大楼|写字楼|商城|园区|苑)(?:小区|社区)?",
+    rf"{_NAME}{{2,8}}?(?:小区|花园|家园|公寓|大厦|广场|新村|新城|社区|大楼|写字楼|商城|园区|苑|御府|华府|公馆|雅居)"
+    rf"(?:小区|社区)?",
     rf"{_NAME}{{2,4}}?村(?<!农村)(?<!乡村)",
 ]
 # Only inside a chain: a district right after its city (深圳市南山区, although 山区 alone means "mountain area"),
@@ -66,9 +67,14 @@ _LOC_AFTER_NUMBER = (
 )
 # A bare room number after 单元/栋/幢/楼/座: 2单元301, 5栋1202房, 2单元三零一.
 _LOC_ROOM = (
-    r"(?<=[元栋幢楼座])(?:\d{3,4}(?![\d号元块个次年月日天点分秒%])|[零一二三四五六七八九幺]{3,4}(?![零一二三四五六七八九十幺两]))"
+    r"(?:(?<=[元栋幢楼座])|(?<=[元栋幢楼座]\s))(?:\d{3,4}(?![\d号元块个次年月日天点分秒%])|[零一二三四五六七八九幺]{3,4}(?![零一二三四五六七八九十幺两]))"
     r"(?:室|房)?"
 )
+# Between two parts of one address, where the first is said from a landmark: 韶山中路东塘那边的砂子塘新村
+# (a short unsuffixed name, a position and 的, then another part).
+_LOC_VIA = rf"{_POI_NAME}{{0,4}}?(?:那边|这边|旁边|后面|对面|附近|边上)的"
+# Conjunctions and adverbs that a named place never starts with: 万一医院打过来 is "in case the hospital calls".
+_POI_NOT_FIRST = "(?!万一|如果|要是|或者|然后|因为|所以|但是|可是|而且|还是)"
 # Every location contains one of these; texts without any skip the (slower) location regex.
 _LOC_SUFFIX_CHARS = "省市区县旗道镇乡路街巷弄同园寓厦场村苑楼城"
 _LOC_MAX_LEAD = 9  # a chain starts at most this many characters before its first hint
@@ -82,10 +88,10 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], froz
     poi_chars = "".join(sorted({w[-1] for w in words("location", "poi")}))
     # A named place first (浙江大学 before the province 浙江), its name within one admin level (not 南山区科技园);
     # a city without 市 last (杭州 西湖区).
-    first = "|".join([rf"{_POI_NAME}{{2,8}}?(?:{poi})", *_LOC_COMPONENTS, rf"(?:{cities})(?!时间)市?"])
+    first = "|".join([rf"{_POI_NOT_FIRST}{_POI_NAME}{{2,8}}?(?:{poi})", *_LOC_COMPONENTS, rf"(?:{cities})(?!时间)市?"])
     # Inside a chain: 那个写字楼, 宿舍楼 (no name needed), then where in it: 里面, 门口, 地下室.
     # 宾虹路的紫金湾小区: a 的 between two parts of one address
-    cont = "|".join([_LOC_DISTRICT_AFTER_CITY, rf"的?(?:{first})", _LOC_CROSSING, _LOC_NUMBERED, _LOC_AFTER_NUMBER, _LOC_ROOM, _LOC_DAO_ROAD,
+    cont = "|".join([_LOC_DISTRICT_AFTER_CITY, rf"(?:的|{_LOC_VIA})?(?:{first})", _LOC_CROSSING, _LOC_NUMBERED, _LOC_AFTER_NUMBER, _LOC_ROOM, _LOC_DAO_ROAD,
                      rf"(?:{fillers})?{_POI_NAME}{{0,6}}?(?:{poi})", rf"(?:{fillers})?(?:{positions})"])
     hint_chars = re.escape("".join(sorted(set(_LOC_SUFFIX_CHARS + poi_chars))))
     provinces = rf"北京|天津|上海|重庆|内蒙古|广西|西藏|宁夏|新疆|{_PROVINCES}"

@@ -17,7 +17,7 @@ from hotline.pipeline.slots._context import Utterance
 from hotline.pipeline.slots._lexicon import alternation, words
 from hotline.pipeline.slots._numbers import numbers
 
-__all__ = ["extract_sms_content"]
+__all__ = ["extract_sms_content", "sms_answer"]
 
 _MAX_CONTENT = 60
 _SENTENCE_END = "。!?！？\n"
@@ -31,6 +31,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "cue": re.compile(rf"(?:{alternation(words('sms', 'cues'))})[:：,，]?\s?"),
         "end": re.compile(alternation(words("sms", "ends"))),
         "quote_cue": re.compile(alternation(words("sms", "quote_cues"))),
+        "answer_cue": re.compile(rf"(?:{alternation(words('sms', 'answer_cues'))})[:：,，]?\s?"),
         "sender": re.compile(alternation(words("sms", "senders"))),
         "gate": re.compile("短信|信息|消息|内容|写着"),
     }
@@ -99,3 +100,30 @@ def extract_sms_content(u: Utterance) -> dict[str, Any] | None:
         slot["sender"] = sender.digits
     slot["evidence"] = u.snippet(start, end)
     return slot
+
+
+def sms_answer(u: Utterance) -> dict[str, Any] | None:
+    """``{"value", "masked"?, "evidence"}``: the message as a caller gives it right after the agent asked what it
+    said (请问是什么内容的短信 → 上面写的是 您的包裹已到…), where 短信 need not be said again: a quoted text, else
+    what follows 写的是 / 上面说 …, to the closing quote, a sentence end or a word that ends it."""
+    text = u.norm
+    spans: list[tuple[int, int]] = []
+    for i, ch in enumerate(text):
+        if ch in _QUOTES:
+            spans.append((i + 1, _content_end(u, i + 1)))
+            break
+    if not spans:
+        m = _patterns()["answer_cue"].search(text)
+        if m is not None:
+            start = m.end() + (1 if m.end() < len(text) and text[m.end()] in _QUOTES else 0)
+            spans.append((start, _content_end(u, start)))
+    for start, end in spans:
+        while end > start and text[end - 1] in ",，、;；:： ":
+            end -= 1
+        if end - start >= 4:
+            slot: dict[str, Any] = {"value": text[start:end]}
+            if u.has_pii(start, end):
+                slot["masked"] = u.masked_span(start, end)
+            slot["evidence"] = u.snippet(start, end)
+            return slot
+    return None

@@ -88,6 +88,7 @@ def test_websocket_unknown_call(client):
         assert e.value.code == 4404
 
 
+@pytest.mark.timeout(120)  # a push that never comes fails here, not at CI's limit
 def test_matching_notice_is_pushed_and_shown_first(client):
     call_id = _start(client, region="杭州市西湖区")
     _say(client, call_id, BROADBAND)
@@ -113,6 +114,7 @@ def test_matching_notice_is_pushed_and_shown_first(client):
     assert client.get(f"/v1/calls/{call_id}").json()["notices"] == []
 
 
+@pytest.mark.timeout(120)  # a push that never comes fails here, not at CI's limit
 def test_incident_pushed_to_open_streams(client):
     region = "温州市鹿城区"
     first = _start(client, region=region)

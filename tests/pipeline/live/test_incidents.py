@@ -187,6 +187,23 @@ def test_families_do_not_mix_in_one_area():
     assert inc.code == "broadband.cannot_connect"
 
 
+@pytest.mark.parametrize(("label", "probs", "vote"), [
+    # an agent's "area fault" tips a broadband call's top leaf to a mobile one; the broadband family holds the mass
+    ("coverage.outage", {"coverage.outage": 0.45, "broadband.cannot_connect": 0.35, "broadband.iptv": 0.2},
+     "broadband.cannot_connect"),
+    ("coverage.outage", {"coverage.outage": 0.45, "voice.cannot_call": 0.3, "broadband.iptv": 0.25},
+     "coverage.outage"),  # its own family holds the majority
+    ("coverage.outage", {"coverage.outage": 0.5, "broadband.cannot_connect": 0.5}, "coverage.outage"),  # no majority
+    ("billing.unexpected_charge", {"billing.unexpected_charge": 0.4, "data.cannot_connect": 0.35, "data.slow": 0.25},
+     "data.cannot_connect"),  # a network fault by the mass, whatever leaf is shown
+    ("inquiry.business_info", {"inquiry.business_info": 0.3, "broadband.cannot_connect": 0.7},
+     "inquiry.business_info"),  # an inquiry never votes (observe withdraws it)
+    ("broadband.slow", {}, "broadband.slow"),
+])
+def test_a_call_votes_with_the_family_that_holds_most_of_its_distribution(label, probs, vote):
+    assert IncidentDetector().vote_code(label, probs) == vote
+
+
 @pytest.mark.parametrize("code", ["billing.unexpected_charge", "coverage.weak_signal", "sms.spam", "roaming.unusable",
                                   "broadband.install_delay", "inquiry.billing_info"])
 def test_leaves_in_no_family_never_count(code):

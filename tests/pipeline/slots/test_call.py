@@ -308,3 +308,56 @@ def test_a_vague_time_gives_way_to_a_date_and_a_passing_place_to_the_address(ext
     assert out["fault_time"]["value"] == "上周一"
     out = _call(ext, ref, (C, "装机地址是武进区湖塘镇聚湖雅苑8幢1203"), (A, "好的"), (C, "在商场里也连不上"))
     assert out["location"]["value"] == "武进区湖塘镇聚湖雅苑8幢1203"
+
+
+def test_the_address_given_when_asked_stands_against_a_later_passing_place(ext, ref):
+    out = _call(ext, ref, (C, "我们家三个人手机全部没信号"), (A, "请问您家的具体位置"),
+                (C, "是百家湖东边那个翠湖苑 三栋"), (A, "好的"), (C, "我老母亲在医院 万一医院打过来怎么办"))
+    assert out["location"]["value"] == "翠湖苑 三栋"
+    # unasked, the latest place is the caller's (moving on to where the fault is)
+    out = _call(ext, ref, (C, "我在翠湖苑三栋"), (A, "好的"), (C, "其实是在公司，阳光大厦那边"))
+    assert out["location"]["value"] == "阳光大厦"
+    # asked, and a longer, fuller address said later replaces it
+    out = _call(ext, ref, (C, "宽带断了"), (A, "您的地址是"), (C, "翠湖苑"), (A, "好的"),
+                (C, "完整的是江宁区双龙大道翠湖苑三栋二单元"))
+    assert out["location"]["value"] == "江宁区双龙大道翠湖苑三栋二单元"
+
+
+def test_the_message_quoted_when_the_agent_asks_what_it_said_is_the_sms_content(ext, ref):
+    out = _call(ext, ref, (C, "你好 我收到一条短信 想问问你们"), (A, "好的 请问是什么内容的短信"),
+                (C, "上面写的是 您的包裹已到 凭取件码八三幺五到幸福里驿站领取 可是我去了那个驿站 人家说没有我的件"),
+                (A, "这个是快递公司发的"), (C, "啊 可是这短信是 是手机上收的嘛"))
+    assert out["sms_content"]["value"] == "您的包裹已到 凭取件码八三幺五到幸福里驿站领取"
+    assert out["sms_content"]["evidence_turn"] == 2  # the later, unasked 短信是… does not replace it
+    out = _call(ext, ref, (A, "请问短信的具体内容是什么？"),
+                (C, "写的是“【积分兑换】您的积分3860分将于今日清零，请点击 jf-dh10.cn 兑换”。我点进去了"))
+    assert out["sms_content"]["value"] == "【积分兑换】您的积分3860分将于今日清零,请点击 jf-dh10.cn 兑换"
+    out = _call(ext, ref, (C, "天天收垃圾短信"), (A, "请问是什么样的短信呢"),
+                (C, "就是那种 尊敬的客户您有一笔二十万备用金待领取 回T退订"))
+    assert out["sms_content"]["value"] == "尊敬的客户您有一笔二十万备用金待领取 回T退订"
+    # unasked, a quote without 短信 is no message (她说“您拨打的用户已关机”)
+    out = _call(ext, ref, (C, "我老婆说打不通我电话"), (A, "好的"), (C, "她说“您拨打的用户已关机”"))
+    assert out["sms_content"] is None
+
+
+def test_someone_elses_number_answers_the_agents_question_for_it(ext, ref):
+    out = _call(ext, ref, (C, "我老婆打我电话打不通"), (A, "您爱人的号码是多少 我看一下呼叫记录"),
+                (C, "她是幺三六 幺一零二 八八六七"))
+    assert (out["fault_number"]["value"], out["phone"]) == ("13611028867", None)
+    out = _call(ext, ref, (C, "我打我女儿的电话一直打不通"), (A, "请问您女儿的号码是多少？"),
+                (C, "她的是19257083361，上个月刚办的新号。"), (A, "那请问您本机号码是？"), (C, "我是138 5710 2246。"))
+    assert (out["fault_number"]["value"], out["phone"]["value"]) == ("19257083361", "13857102246")
+
+
+def test_an_agents_question_about_a_message_gives_no_free_text_value(ext, ref):
+    out = _call(ext, ref, (C, "我手机天天收垃圾短信"), (A, "这些短信是从什么号码发过来的 是一零六开头的还是手机号"),
+                (C, "有一零六开头的 也有手机号"))
+    assert out["sms_content"] is None
+
+
+def test_a_bare_device_kind_after_a_named_product_keeps_the_product(ext, ref):
+    out = _call(ext, ref, (C, "我家魔百和看不了了，电视黑屏"), (A, "请您看一下机顶盒背面"),
+                (C, "机顶盒背面贴了个条，我念给你"))
+    assert out["device"]["value"] == "魔百和"
+    out = _call(ext, ref, (C, "路由器老掉线"), (A, "好的"), (C, "是华为的路由器AX3000"))
+    assert out["device"]["value"] == "华为路由器AX3000"  # the more specific, later, replaces the kind

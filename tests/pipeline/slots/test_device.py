@@ -30,6 +30,10 @@ import pytest
         ("光猫型号HG8245H一直闪红灯", "光猫HG8245H"),
         ("光猫一直闪红灯", "光猫"),
         ("机顶盒没信号", "机顶盒"),
+        ("我用的是vivo x九零", "vivo x九零"),  # a series letter with its number in words
+        ("手机是vivo X一百", "vivo X一百"),
+        ("家里的魔百和看不了", "魔百和"),
+        ("机顶盒 就是魔百和 一直转圈", "魔百和"),  # the operator's box name over the generic word
     ],
 )
 def test_device(slot: Callable[..., Any], text: str, value: str) -> None:
@@ -37,7 +41,8 @@ def test_device(slot: Callable[..., Any], text: str, value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["我想吃苹果", "王者荣耀很卡", "喝小米粥", "三星期前开始的", "一加一等于二", "猫生病了", "我的手机没信号"]
+    "text", ["我想吃苹果", "王者荣耀很卡", "喝小米粥", "三星期前开始的", "一加一等于二", "猫生病了", "我的手机没信号",
+             "我们和好了"]
 )
 def test_no_device(slot: Callable[..., Any], text: str) -> None:
     assert slot(text, "device") is None

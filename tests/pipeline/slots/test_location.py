@@ -25,6 +25,13 @@ import pytest
         ("地址是婺城区宾虹路的紫金湾小区6幢702", "婺城区宾虹路的紫金湾小区6幢702"),  # 的 inside one address
         ("我们在科兴科学园C栋十二楼", "科兴科学园C栋十二楼"),
         ("就在文三路那边", "文三路"),
+        # a part said from a landmark (…那边的…), a room number after a pause, more complex names
+        ("雨花区韶山中路东塘那边的砂子塘新村4栋。", "雨花区韶山中路东塘那边的砂子塘新村4栋"),
+        ("我在人民路旁边的阳光小区", "人民路旁边的阳光小区"),
+        ("桐梓坡西路 桐溪苑二期 八栋一单元 六零二", "桐梓坡西路 桐溪苑二期 八栋一单元 六零二"),
+        ("就是那个 江东北路的金陵御府 十二栋 二十三楼", "江东北路的金陵御府 十二栋 二十三楼"),
+        ("装机地址是南开区华苑新城", "南开区华苑新城"),
+        ("整个百家湖商圈都这样", "百家湖商圈"),
         ("老家是湖南省邵阳县", "湖南省邵阳县"),
         ("我们村是王家村", "王家村"),
         ("我家在滨江那边,宽带老断", "滨江"),
@@ -91,6 +98,9 @@ def test_location(slot: Callable[..., Any], text: str, value: str) -> None:
         "杭州移动的客服说",  # a city name not said as where one is
         "手机显示不在服务区",
         "我是大学生",
+        "他那边的路由器坏了",  # a position and 的 join two parts of an address, not make one
+        "我家后面的小区也断网了",
+        "万一医院打过来怎么办",
     ],
 )
 def test_no_location(slot: Callable[..., Any], text: str) -> None:

@@ -37,6 +37,9 @@ def test_sp_name(slot: Callable[..., Any], text: str, value: str) -> None:
         "我想办个业务",  # no subscription or promotion cue around a name
         "你们的活动太多了",
         "他们叫我开通一个业务",
+        "您这个号码基本套餐之外没有其他收费业务",  # what the agent found: no name in it
+        "请问您有订过手机游戏之类的业务吗",
+        "开通以后收费业务会短信提醒",
     ],
 )
 def test_no_sp_name(slot: Callable[..., Any], text: str) -> None:
