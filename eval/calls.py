@@ -23,11 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from hotline.core.errors import InvalidInputError
 from hotline.core.jsonl import iter_jsonl
+from hotline.core.numerals import read_digits
 from hotline.core.settings import Settings
 
 __all__ = ["evaluate_calls", "slot_overlap", "same_slot"]
 
+_NUMBER_KINDS = frozenset({"phone", "fault_number", "broadband_account"})
 _SPACE_PUNCT = re.compile(r"[\s，。！？、；：,.!?;:“”\"'‘’（）()…—\-~～·]+")
 
 
@@ -35,8 +38,22 @@ def _norm(v: Any) -> str:
     return _SPACE_PUNCT.sub("", str(v or "")).lower()
 
 
-def same_slot(pred: Any, gold: Any) -> bool:
-    """Exact match ignoring spaces and punctuation (``138 1234 5678`` = ``13812345678``)."""
+def _digit_form(v: Any) -> str:
+    """``_norm`` with every digit said in words read as an ASCII digit (幺三六 → 136), letters kept."""
+    out = []
+    for ch in _norm(v):
+        try:
+            out.append(read_digits(ch))
+        except InvalidInputError:
+            out.append(ch)
+    return "".join(out)
+
+
+def same_slot(pred: Any, gold: Any, kind: str | None = None) -> bool:
+    """Exact match ignoring spaces and punctuation (``138 1234 5678`` = ``13812345678``); for a number field
+    (``kind`` phone, fault_number, broadband_account) digits said in words count as digits (幺三六 = 136)."""
+    if kind in _NUMBER_KINDS:
+        return bool(_norm(gold)) and _digit_form(pred) == _digit_form(gold)
     return bool(_norm(gold)) and _norm(pred) == _norm(gold)
 
 
@@ -95,7 +112,7 @@ def score_calls(results: list[dict[str, Any]], incidents: list[dict[str, Any]],
             if v in (None, ""):
                 continue
             pred = (r["slots"] or {}).get(k)
-            exact.setdefault(k, []).append(same_slot(pred, v))
+            exact.setdefault(k, []).append(same_slot(pred, v, k))
             overlap.setdefault(k, []).append(slot_overlap(pred, v))
     m["slot_exact"] = {k: _mean(v) for k, v in sorted(exact.items())}
     m["slot_overlap"] = {k: _mean(v) for k, v in sorted(overlap.items())}

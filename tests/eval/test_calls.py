@@ -20,6 +20,14 @@ def test_slot_matching_ignores_spaces_and_punctuation():
     assert slot_overlap(None, "刚才") == 0.0
 
 
+def test_a_number_field_reads_digits_said_in_words():
+    assert same_slot("13611028867", "幺三六 幺一零二 八八六七", "fault_number")
+    assert same_slot("051683720455", "零五幺六 八三七二 零四五五", "broadband_account")
+    assert same_slot("022NK30817645", "022nk30817645", "broadband_account")  # letters kept
+    assert not same_slot("13611028868", "幺三六 幺一零二 八八六七", "fault_number")
+    assert not same_slot("136", "幺三六", "location")  # only number fields read digits
+
+
 def test_scores_labels_null_labels_and_services():
     results = [_r("a", "broadband.slow"), _r("b", "broadband.cannot_connect"), _r("c", None, abstain=True),
                _r("d", "data.slow")]
