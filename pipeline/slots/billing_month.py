@@ -17,7 +17,7 @@ from hotline.core.numerals import parse_int
 from hotline.pipeline.slots._context import Utterance
 from hotline.pipeline.slots._lexicon import alternation, words
 
-__all__ = ["extract_billing_month", "resolve_month"]
+__all__ = ["billing_month_answer", "extract_billing_month", "resolve_month"]
 
 _MONTH = r"(?:1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])"
 _YEAR = r"(?:\d{4}|[零〇一二三四五六七八九]{4}|\d{2})"
@@ -26,6 +26,7 @@ _MONTH_RE = re.compile(
     rf"|(?:(?P<y>{_YEAR})年|(?P<yrel>去年|今年|前年))?(?<![\d个几])(?P<m>{_MONTH})月份?(?![\d一二三四五六七八九十])"
 )
 _CUE_WINDOW = 12
+_JOIN_RE = re.compile(r"\s?(?:、|和|跟|还有|与|及|到|至|,|，)\s?")  # between two months said together
 
 
 @functools.cache
@@ -79,7 +80,19 @@ def _resolve(m: re.Match[str], ref: datetime | None) -> str | None:
 
 
 def extract_billing_month(u: Utterance) -> dict[str, Any] | None:
-    """``{"value", "resolved", "evidence"}`` for the first month said next to a billing cue, or None."""
+    """``{"value", "resolved", "evidence"}`` for the first month said next to a billing cue, or None.
+
+    Months said together (九月和十月份的账单) make one value as said; ``resolved`` is the first of them."""
+    return _first_month(u, cued=True)
+
+
+def billing_month_answer(u: Utterance) -> dict[str, Any] | None:
+    """The first month said, with no billing cue needed: what a caller answers to 请问是哪个月的账单
+    (九月和十月份的。). The call-level merge uses it only right after such a question."""
+    return _first_month(u, cued=False)
+
+
+def _first_month(u: Utterance, *, cued: bool) -> dict[str, Any] | None:
     text = u.norm
     if "月" not in text:
         return None
@@ -88,7 +101,10 @@ def extract_billing_month(u: Utterance) -> dict[str, Any] | None:
         if u.has_pii(m.start(), m.end()):
             continue
         lo, hi = u.clause_start(m.start(), _CUE_WINDOW), u.clause_end(m.end(), _CUE_WINDOW)
-        if cue.search(text, lo, hi) is None:
+        if cued and cue.search(text, lo, hi) is None:
             continue
-        return {"value": m.group(), "resolved": _resolve(m, u.ref), "evidence": u.snippet(m.start(), m.end())}
+        end = m.end()
+        while (join := _JOIN_RE.match(text, end)) and (more := _MONTH_RE.match(text, join.end())):
+            end = more.end()  # 九月和十月份, 九月、十月: the months said together, as said
+        return {"value": text[m.start():end], "resolved": _resolve(m, u.ref), "evidence": u.snippet(m.start(), end)}
     return None

@@ -32,6 +32,7 @@ from hotline.pipeline.slots._context import Utterance
 from hotline.pipeline.slots._dialogue import TurnInfo, analyse_turn
 from hotline.pipeline.slots._fields import FIELD_NAMES, FIELDS
 from hotline.pipeline.slots._numbers import number_slot, numbers
+from hotline.pipeline.slots.billing_month import billing_month_answer
 from hotline.pipeline.slots.call import CallSlotTracker
 from hotline.pipeline.slots.phone import phone_mention
 from hotline.pipeline.slots.sms_content import sms_answer
@@ -130,12 +131,16 @@ class SlotExtractor:
         # numbers said with no cue: the call-level merge files them under the field the agent just asked for
         said = [n for n in numbers(u) if n.kind not in _NOT_BARE]
         bare = tuple(number_slot(u, n) for n in said if n.role == "bare")
-        # read only as the answer to the agent's question for the field: a message quoted without 短信, and
-        # someone else's number (她是…) when the agent asked for it (您爱人的号码是多少)
+        # read only as the answer to the agent's question for the field: a message quoted without 短信, a
+        # month said without 账单 (哪个月的发票？九月和十月份的), and someone else's number (她是…) when the agent
+        # asked for it (您爱人的号码是多少)
         answers: dict[str, dict[str, Any]] = {}
         sms = sms_answer(u) if slots.get("sms_content") is None else None
         if sms is not None:
             answers["sms_content"] = sms
+        month = billing_month_answer(u) if slots.get("billing_month") is None else None
+        if month is not None:
+            answers["billing_month"] = month
         other = next((n for n in said if n.role == "other"), None)
         if other is not None:
             answers["fault_number"] = number_slot(u, other)

@@ -361,3 +361,10 @@ def test_a_bare_device_kind_after_a_named_product_keeps_the_product(ext, ref):
     assert out["device"]["value"] == "魔百和"
     out = _call(ext, ref, (C, "路由器老掉线"), (A, "好的"), (C, "是华为的路由器AX3000"))
     assert out["device"]["value"] == "华为路由器AX3000"  # the more specific, later, replaces the kind
+
+
+def test_a_month_answering_the_agents_question_is_the_billing_month(ext, ref):
+    out = _call(ext, ref, (C, "我要开发票"), (A, "好的，请问您需要开具哪个月的发票？"), (C, "九月和十月份的。"))
+    assert (out["billing_month"]["value"], out["billing_month"]["resolved"][5:]) == ("九月和十月份", "09")
+    out = _call(ext, ref, (C, "上个月开始老是掉线"), (A, "好的"), (C, "九月份就有过一次"))
+    assert out["billing_month"] is None  # unasked and with no billing cue, a month is no billing month
