@@ -8,7 +8,7 @@ from typing import Any
 from hotline.pipeline.slots._context import Utterance
 from hotline.pipeline.slots._times import appointment_cued, is_after, is_before, rejected, times
 
-__all__ = ["extract_appointment_time"]
+__all__ = ["appointment_answer", "extract_appointment_time"]
 
 _NARRATIVE = ("的时候", "那会")
 
@@ -38,3 +38,16 @@ def _in_past(iso: str | None, u: Utterance) -> bool:
     if iso is None or u.ref is None:
         return False
     return not is_after(iso, u.ref) if "T" in iso else is_before(iso, u.ref)
+
+
+def appointment_answer(u: Utterance) -> dict[str, Any] | None:
+    """The last time said that can lie ahead and is not turned down, with no visit word needed: what a caller
+    answers to 您什么时间方便 (明天全天我都在). The call-level merge uses it only right after such a question."""
+    chosen = None
+    for m in times(u):
+        if rejected(u, m) or _in_past(m.future(u), u):
+            continue
+        chosen = m
+    if chosen is None:
+        return None
+    return {"value": chosen.value, "resolved": chosen.future(u), "evidence": u.snippet(chosen.start, chosen.end)}

@@ -32,6 +32,7 @@ from hotline.pipeline.slots._context import Utterance
 from hotline.pipeline.slots._dialogue import TurnInfo, analyse_turn
 from hotline.pipeline.slots._fields import FIELD_NAMES, FIELDS
 from hotline.pipeline.slots._numbers import number_slot, numbers
+from hotline.pipeline.slots.appointment_time import appointment_answer
 from hotline.pipeline.slots.billing_month import billing_month_answer
 from hotline.pipeline.slots.call import CallSlotTracker
 from hotline.pipeline.slots.phone import phone_mention
@@ -138,6 +139,9 @@ class SlotExtractor:
         sms = sms_answer(u) if slots.get("sms_content") is None else None
         if sms is not None:
             answers["sms_content"] = sms
+        visit = appointment_answer(u) if slots.get("appointment_time") is None else None
+        if visit is not None:
+            answers["appointment_time"] = visit
         month = billing_month_answer(u) if slots.get("billing_month") is None else None
         if month is not None:
             answers["billing_month"] = month

@@ -368,3 +368,13 @@ def test_a_month_answering_the_agents_question_is_the_billing_month(ext, ref):
     assert (out["billing_month"]["value"], out["billing_month"]["resolved"][5:]) == ("九月和十月份", "09")
     out = _call(ext, ref, (C, "上个月开始老是掉线"), (A, "好的"), (C, "九月份就有过一次"))
     assert out["billing_month"] is None  # unasked and with no billing cue, a month is no billing month
+
+
+def test_a_time_answering_when_the_visit_suits_is_the_appointment(ext, ref):
+    out = _call(ext, ref, (A, "可能需要上门，您什么时间方便？"), (C, "周末都在家。"), (A, "好的"),
+                (C, "周末上午来就行。"))
+    assert out["appointment_time"]["value"] == "周末上午"
+    out = _call(ext, ref, (A, "请问您最近什么时间方便？"), (C, "越快越好，明天全天我都在。"))
+    assert out["appointment_time"]["value"] == "明天"
+    out = _call(ext, ref, (A, "您什么时候方便"), (C, "昨天下午我在家 没人来"))
+    assert out["appointment_time"] is None  # a past time answers nothing about a visit
