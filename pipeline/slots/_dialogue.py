@@ -63,6 +63,7 @@ class TurnInfo:
         bare: Slots of numbers said without any cue, to file under the field the agent just asked for.
         answers: ``{field: slot}`` read only as the answer to the agent's question for that field (a quoted
             message after 请问短信写的什么, with no 短信 in the answer; 她是… after 您爱人的号码是多少).
+        parts: ``(digits, evidence)`` of the three-to-eight-digit runs said: pieces of a number given in parts.
         ref: When it was said, to resolve a corrected time again.
     """
 
@@ -74,6 +75,7 @@ class TurnInfo:
     phone_role: str | None = None
     bare: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     answers: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    parts: tuple[tuple[str, str], ...] = ()
     ref: datetime | None = None
 
 
@@ -82,11 +84,12 @@ _IS = r"(?:数字|数|号码)?(?:应该|其实)?(?:是|为|改成|换成|改为)
 # Digits may be listed one by one (最后两位是7、2).
 _LISTED = rf"{_D}(?:、?{_D}){{0,3}}"
 _EDITS = [
-    ("suffix", rf"(?:最后|末尾|末|尾数|尾号)(?:的|那)?(?:(?P<n>{_COUNT})位)?{_IS}(?P<d>{_LISTED})(?!、?{_D})"),
-    ("suffix", rf"(?<!最)后(?P<n>{_COUNT})位{_IS}(?P<d>{_LISTED})(?!、?{_D})"),
-    ("prefix", rf"(?:前|开头)(?:(?P<n>{_COUNT})位)?{_IS}(?P<d>{_D}{{2,5}})(?!{_D})"),
-    ("position", rf"第(?P<n>{_COUNT})位{_IS}(?P<d>{_D})(?!{_D})"),
-    ("middle", rf"中间(?:四位|那四位|那几位|几位|的)?{_IS}(?P<d>{_D}{{4}})(?!{_D})"),
+    # (?!位): in 最后四位是 七七五四 the 四 is the count, never the digits (a pause may follow 是)
+    ("suffix", rf"(?:最后|末尾|末|尾数|尾号)(?:的|那)?(?:(?P<n>{_COUNT})位)?{_IS}\s?(?P<d>{_LISTED})(?!、?{_D})(?!位)"),
+    ("suffix", rf"(?<!最)后(?P<n>{_COUNT})位{_IS}\s?(?P<d>{_LISTED})(?!、?{_D})"),
+    ("prefix", rf"(?:前|开头)(?:(?P<n>{_COUNT})位)?{_IS}\s?(?P<d>{_D}{{2,5}})(?!{_D})(?!位)"),
+    ("position", rf"第(?P<n>{_COUNT})位{_IS}\s?(?P<d>{_D})(?!{_D})"),
+    ("middle", rf"中间(?:四位|那四位|那几位|几位|的)?{_IS}\s?(?P<d>{_D}{{4}})(?!{_D})"),
 ]
 # After a no (不对，是4672): the digits said are the number's last ones.
 _DENIED_DIGITS = re.compile(rf"(?<!{_D})(?:是|应该是)(?P<d>{_D}{{4,6}})(?![\d{SPOKEN_DIGITS}块元号点月年日分秒兆GgMm次个天栋楼室层])")
@@ -187,7 +190,8 @@ def _denied_digits(u: Utterance, found: tuple[Edit, ...]) -> tuple[Edit, ...]:
 
 
 def analyse_turn(u: Utterance, *, phone_role: str | None, bare: tuple[dict[str, Any], ...],
-                 answers: Mapping[str, dict[str, Any]] | None = None) -> TurnInfo:
+                 answers: Mapping[str, dict[str, Any]] | None = None,
+                 parts: tuple[tuple[str, str], ...] = ()) -> TurnInfo:
     """The dialogue acts of ``u`` (see :class:`TurnInfo`)."""
     p = _patterns()
     text = u.norm
@@ -204,5 +208,5 @@ def analyse_turn(u: Utterance, *, phone_role: str | None, bare: tuple[dict[str, 
         asks = frozenset(name for name, (s, e) in spans if name != "phone" or not any(
             o != "phone" and os < e and s < oe for o, (os, oe) in spans))
     return TurnInfo(affirm=affirm, deny=deny, question=question, asks=asks, edits=edits, phone_role=phone_role, bare=bare,
-                    answers=dict(answers or {}),
+                    answers=dict(answers or {}), parts=parts,
                     ref=u.ref)

@@ -18,7 +18,7 @@ from hotline.core.numerals import SPOKEN_DIGITS, read_digits
 from hotline.pipeline.slots._context import Utterance
 from hotline.pipeline.slots._lexicon import alternation, words
 
-__all__ = ["NumberMention", "numbers", "find_numbers", "number_slot"]
+__all__ = ["NumberMention", "numbers", "find_numbers", "number_parts", "number_slot"]
 
 _ROLES = ("own", "other", "party", "ticket", "broadband", "correction")
 _AFTER = ("after_party", "after_other", "after_own", "after_fault")
@@ -26,6 +26,9 @@ _LEFT_WINDOW = 16
 _RIGHT_WINDOW = 8
 _RUN_RE = re.compile(rf"[0-9{SPOKEN_DIGITS}](?:[0-9{SPOKEN_DIGITS}]|[ \-—](?=[0-9{SPOKEN_DIGITS}])){{4,}}")
 _GROUP_RE = re.compile(rf"[0-9]+|[{SPOKEN_DIGITS}]+")
+# A piece of a number given in parts (幺五幺 七三零八 … 后面是 四二六六): three to eight digits.
+_PART_RE = re.compile(rf"(?<![0-9{SPOKEN_DIGITS}])[0-9{SPOKEN_DIGITS}](?:[0-9{SPOKEN_DIGITS}]|[ \-—](?=[0-9{SPOKEN_DIGITS}])){{2,9}}"
+                      rf"(?![0-9{SPOKEN_DIGITS}])")
 _NEGATED_RE = re.compile(r"不是(?:这个|那个)?(?:号码?|电话|手机号?)?(?:是)?\s?$")
 _SERVICE_RE = re.compile(r"(?:95|96)\d{3,4}|(?:400|800)\d{7}|106\d{2,17}|1\d{4}")  # 95588, 400…, 10658…, 10086
 
@@ -153,3 +156,14 @@ def number_slot(u: Utterance, n: NumberMention) -> dict[str, object]:
         slot["masked"] = n.entity.masked
     slot["evidence"] = u.snippet(n.start, n.end)
     return slot
+
+
+def number_parts(u: Utterance) -> tuple[tuple[str, str], ...]:
+    """``(digits, evidence)`` of every run of three to eight digits outside a PII number, in order: the pieces of a
+    number said in parts, which the call-level merge joins (159 0228，后面是4713)."""
+    out = []
+    for m in _PART_RE.finditer(u.norm):
+        digits = "".join(ch for ch in m.group() if ch.isdigit() or ch in SPOKEN_DIGITS)
+        if 3 <= len(digits) <= 8 and not u.has_pii(m.start(), m.end()):
+            out.append((read_digits(digits), u.snippet(m.start(), m.end())))
+    return tuple(out)

@@ -41,6 +41,8 @@ __all__ = ["CallSlotTracker", "SlotStatus"]
 _MOBILE_RE = re.compile(r"1[3-9]\d{9}")
 _AGENT_DECIDES = frozenset({"id_verified"})  # the agent's verdict is the value, not a read-back
 _REROUTE = ("fault_number", "broadband_account")  # number fields a bare number may answer
+_MOBILE_RE = re.compile(r"1[3-9]\d{9}")
+_MOBILE_PREFIX_RE = re.compile(r"1[3-9]\d|1[3-9]\d{5}")  # the first part of a mobile said in parts: 3 or 7 digits
 _FREE_TEXT = frozenset({"sms_content", "sp_name", "charge_item"})  # an agent's question gives none of these
 _SPEAKERS = frozenset(s.value for s in Speaker)
 
@@ -189,6 +191,7 @@ class CallSlotTracker:
         self._agent: dict[str, _Held] = {}  # the agent's latest value per field, used while nothing else is
         self._pending: dict[str, _Held] = {}  # read-backs waiting for the caller's reply
         self._asks: frozenset[str] = frozenset()  # what the agent's last question asked for
+        self._phone_part: tuple[str, str, int] | None = None  # (digits, evidence, turn): a mobile's first part
         self._read_back: frozenset[str] = frozenset()  # fields the agent's last turn said a value of
         self._recent: list[str] = []  # field names, the most recently touched last
 
@@ -255,6 +258,7 @@ class CallSlotTracker:
     def _add_customer(self, values: dict[str, dict[str, Any]], info: TurnInfo, idx: int) -> None:
         asked, self._asks = self._asks, frozenset()
         read_back, self._read_back = self._read_back, frozenset()
+        self._join_phone_parts(values, info, idx, asked=asked)
         for target in _REROUTE:
             if target in asked and "phone" not in asked and target not in values and info.bare:
                 values[target] = dict(info.bare[0])
@@ -290,6 +294,28 @@ class CallSlotTracker:
             self._current[name] = _Held(slot, idx, status, asked=name in asked)
             self._touch(name)
         self._pending.clear()
+
+    def _join_phone_parts(self, values: dict[str, dict[str, Any]], info: TurnInfo, idx: int, *,
+                          asked: frozenset[str]) -> None:
+        """A mobile said in parts: 159 0228，后面是4713 in one turn, or 幺五幺 七三零八 answering the agent's
+        question for the number, then (您继续 / 后四位呢) 四二六六 in a caller's turn soon after. The first part
+        must start like a mobile."""
+        prefix, self._phone_part = self._phone_part, None
+        if "phone" in values or not info.parts:
+            return
+        digits = [d for d, _ in info.parts]
+        joined = None
+        for i in range(len(digits) - 1):  # within the turn: two consecutive parts
+            if _MOBILE_RE.fullmatch(digits[i] + digits[i + 1]) and _MOBILE_PREFIX_RE.fullmatch(digits[i]):
+                joined = (digits[i] + digits[i + 1], f"{info.parts[i][1]} … {info.parts[i + 1][1]}")
+                break
+        if joined is None and prefix is not None and idx - prefix[2] <= 3 and _MOBILE_RE.fullmatch(prefix[0] + digits[0]):
+            joined = (prefix[0] + digits[0], f"{prefix[1]} … {info.parts[0][1]}")
+        if joined is not None:
+            number, evidence = joined
+            values["phone"] = {"value": number, "masked": f"{number[:3]}****{number[-4:]}", "evidence": evidence}
+        elif len(digits) == 1 and _MOBILE_PREFIX_RE.fullmatch(digits[0]) and "phone" in asked:
+            self._phone_part = (digits[0], info.parts[0][1], idx)
 
     def _targets(self, edit: Edit, read_back: frozenset[str]) -> list[str]:
         """Fields an edit may apply to: read-backs waiting first, then the most recently touched (only what the

@@ -31,7 +31,7 @@ from hotline.core.results import Speaker
 from hotline.pipeline.slots._context import Utterance
 from hotline.pipeline.slots._dialogue import TurnInfo, analyse_turn
 from hotline.pipeline.slots._fields import FIELD_NAMES, FIELDS
-from hotline.pipeline.slots._numbers import number_slot, numbers
+from hotline.pipeline.slots._numbers import number_parts, number_slot, numbers
 from hotline.pipeline.slots.appointment_time import appointment_answer
 from hotline.pipeline.slots.billing_month import billing_month_answer
 from hotline.pipeline.slots.call import CallSlotTracker
@@ -149,7 +149,7 @@ class SlotExtractor:
         if other is not None:
             answers["fault_number"] = number_slot(u, other)
         return UtteranceSlots(slots, analyse_turn(u, phone_role=source.role if source else None, bare=bare,
-                                                  answers=answers))
+                                                  answers=answers, parts=number_parts(u)))
 
     def extract_call(
         self, turns: Sequence[tuple[str, str]], *, reference_time: datetime | None = None

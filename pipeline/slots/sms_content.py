@@ -22,6 +22,7 @@ __all__ = ["extract_sms_content", "sms_answer"]
 _MAX_CONTENT = 60
 _SENTENCE_END = "。!?！？\n"
 _TRAILING = "的短信", "的信息", "这样的", "之类的", "什么的"
+_LEAD_FILLERS = "啊呀哈嗯哦 :：,，"
 _QUOTES = {"“": "”", '"': '"', "「": "」", "『": "』", "‘": "’", "'": "'"}
 
 
@@ -115,7 +116,10 @@ def sms_answer(u: Utterance) -> dict[str, Any] | None:
     if not spans:
         m = _patterns()["answer_cue"].search(text)
         if m is not None:
-            start = m.end() + (1 if m.end() < len(text) and text[m.end()] in _QUOTES else 0)
+            start = m.end()
+            while start < len(text) and text[start] in _LEAD_FILLERS:  # 我念一下啊 尊敬的用户…
+                start += 1
+            start += 1 if start < len(text) and text[start] in _QUOTES else 0
             spans.append((start, _content_end(u, start)))
     for start, end in spans:
         while end > start and text[end - 1] in ",，、;；:： ":

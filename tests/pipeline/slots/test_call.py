@@ -378,3 +378,45 @@ def test_a_time_answering_when_the_visit_suits_is_the_appointment(ext, ref):
     assert out["appointment_time"]["value"] == "明天"
     out = _call(ext, ref, (A, "您什么时候方便"), (C, "昨天下午我在家 没人来"))
     assert out["appointment_time"] is None  # a past time answers nothing about a visit
+
+
+@pytest.mark.parametrize("turns", [
+    [(A, "请先提供一下您的手机号码"), (C, "嗯 幺五幺 七三零八"), (C, "后面是 四二六六")],
+    [(A, "请提供一下您的号码"), (C, "幺五幺 七三零八"), (A, "嗯 后四位呢"), (C, "四二六六")],
+    [(A, "请提供一下您的号码。"), (C, "151 7308，后面是4266。")],
+    [(A, "您用的是什么手机？"), (C, "一加12。号码是151 7308，后面是4266。")],
+    [(A, "请问您的手机号码是多少"), (C, "我的号码是151"), (A, "嗯，您继续"), (C, "7308 4266")],
+])
+def test_a_mobile_given_in_parts_is_joined(ext, ref, turns):
+    out = _call(ext, ref, *turns)
+    assert (out["phone"]["value"], out["phone"]["masked"]) == ("15173084266", "151****4266")
+
+
+def test_digit_runs_that_do_not_make_a_mobile_stay_apart(ext, ref):
+    out = _call(ext, ref, (C, "我住在138号"), (A, "好的"), (C, "房间是12345678"))  # no question for the number
+    assert out["phone"] is None
+    out = _call(ext, ref, (A, "您的号码是"), (C, "幺五幺 七三零八"), (C, "上个月扣了一百二十块"))
+    assert out["phone"] is None
+
+
+def test_the_count_in_a_correction_is_not_its_digits(ext, ref):
+    out = _call(ext, ref, (A, "请提供一下您本人的手机号码"), (C, "我的是 幺三六 零二零八 七七四五"),
+                (A, "幺三六零二零八七七四五 对吗"), (C, "哦 不对不对 我说错了 最后四位是 七七五四"))
+    assert out["phone"]["value"] == "13602087754"
+
+
+def test_her_number_is_not_the_callers(ext, ref):
+    out = _call(ext, ref, (C, "号码是 幺三八 零七二六 五五幺九"), (A, "幺三八零七二六五五幺九 对吗"),
+                (C, "对对 然后我老婆打我 她那个号码是 幺八六 幺二七四 零零三六 她打了好几次都说不在服务区"))
+    assert out["phone"]["value"] == "13807265519"
+
+
+@pytest.mark.parametrize(("agent", "caller", "text"), [
+    ("短信上是怎么写的 您念一下", "嗯 我念一下啊 尊敬的用户您已成功订购彩铃业务回复TD退订 就这么写的",
+     "尊敬的用户您已成功订购彩铃业务回复TD退订"),
+    ("短信具体内容是什么？", "是这样写的：您已成功办理副卡业务，次月生效。", "您已成功办理副卡业务,次月生效"),
+    ("您退订的时候收到回复短信了吗？", "收到了，短信上写的是：您已成功退订视频月卡业务。结果还是照扣。",
+     "您已成功退订视频月卡业务"),
+])
+def test_a_message_read_out_is_the_sms_content(ext, ref, agent, caller, text):
+    assert _call(ext, ref, (A, agent), (C, caller))["sms_content"]["value"] == text
