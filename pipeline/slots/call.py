@@ -41,7 +41,6 @@ __all__ = ["CallSlotTracker", "SlotStatus"]
 _MOBILE_RE = re.compile(r"1[3-9]\d{9}")
 _AGENT_DECIDES = frozenset({"id_verified"})  # the agent's verdict is the value, not a read-back
 _REROUTE = ("fault_number", "broadband_account")  # number fields a bare number may answer
-_MOBILE_RE = re.compile(r"1[3-9]\d{9}")
 _MOBILE_PREFIX_RE = re.compile(r"1[3-9]\d|1[3-9]\d{5}")  # the first part of a mobile said in parts: 3 or 7 digits
 _FREE_TEXT = frozenset({"sms_content", "sp_name", "charge_item"})  # an agent's question gives none of these
 _SPEAKERS = frozenset(s.value for s in Speaker)
@@ -270,7 +269,13 @@ class CallSlotTracker:
         edits = info.edits
         if "id_verified" in asked and "phone" not in asked:  # 后四位八八七三 answers 身份证后四位, not a correction
             edits = tuple(e for e in edits if e.kind == "replace")
-        handled = {name for edit in edits if (name := self._apply(edit, idx, info.ref, read_back)) is not None}
+        handled: set[str] = set()
+        applied: set[str] = set()  # the evidence of the edits that found their field
+        for edit in edits:
+            name = self._apply(edit, idx, info.ref, read_back)
+            if name is not None:
+                handled.add(name)
+                applied.add(edit.evidence)
         if info.affirm:
             for name, held in self._pending.items():
                 if name not in values and name not in handled:
@@ -294,6 +299,9 @@ class CallSlotTracker:
             self._current[name] = _Held(slot, idx, status, asked=name in asked)
             self._touch(name)
         self._pending.clear()
+        for edit in edits:  # 一三八…六六 哦不对 最后一位是七: a correction of a number said in the same turn
+            if edit.evidence not in applied and not edit.readback_only and values:
+                self._apply(edit, idx, info.ref, read_back)
 
     def _join_phone_parts(self, values: dict[str, dict[str, Any]], info: TurnInfo, idx: int, *,
                           asked: frozenset[str]) -> None:
@@ -305,12 +313,21 @@ class CallSlotTracker:
             return
         digits = [d for d, _ in info.parts]
         joined = None
-        for i in range(len(digits) - 1):  # within the turn: two consecutive parts
-            if _MOBILE_RE.fullmatch(digits[i] + digits[i + 1]) and _MOBILE_PREFIX_RE.fullmatch(digits[i]):
-                joined = (digits[i] + digits[i + 1], f"{info.parts[i][1]} … {info.parts[i + 1][1]}")
+        for i in range(len(digits) - 1):  # within the turn: two or three consecutive parts (138 中间0013 后面8866)
+            for j in (i + 2, i + 3):
+                number = "".join(digits[i:j])
+                if j <= len(digits) and _MOBILE_RE.fullmatch(number) and _MOBILE_PREFIX_RE.fullmatch(digits[i]):
+                    joined = (number, f"{info.parts[i][1]} … {info.parts[j - 1][1]}")
+                    break
+            if joined is not None:
                 break
-        if joined is None and prefix is not None and idx - prefix[2] <= 3 and _MOBILE_RE.fullmatch(prefix[0] + digits[0]):
-            joined = (prefix[0] + digits[0], f"{prefix[1]} … {info.parts[0][1]}")
+        if joined is None and prefix is not None and idx - prefix[2] <= 3:
+            number = prefix[0] + digits[0]
+            if _MOBILE_RE.fullmatch(number):
+                joined = (number, f"{prefix[1]} … {info.parts[0][1]}")
+            elif len(digits) == 1 and _MOBILE_PREFIX_RE.fullmatch(number):  # 幺三八 / 零零幺三 / 八八六六
+                self._phone_part = (number, f"{prefix[1]} … {info.parts[0][1]}", idx)
+                return
         if joined is not None:
             number, evidence = joined
             values["phone"] = {"value": number, "masked": f"{number[:3]}****{number[-4:]}", "evidence": evidence}

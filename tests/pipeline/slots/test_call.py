@@ -386,6 +386,8 @@ def test_a_time_answering_when_the_visit_suits_is_the_appointment(ext, ref):
     [(A, "请提供一下您的号码。"), (C, "151 7308，后面是4266。")],
     [(A, "您用的是什么手机？"), (C, "一加12。号码是151 7308，后面是4266。")],
     [(A, "请问您的手机号码是多少"), (C, "我的号码是151"), (A, "嗯，您继续"), (C, "7308 4266")],
+    [(A, "请问您的手机号码"), (C, "前三位151 中间7308 后面4266")],
+    [(A, "请问您的手机号码"), (C, "幺五幺"), (A, "嗯"), (C, "七三零八"), (A, "嗯"), (C, "四二六六")],
 ])
 def test_a_mobile_given_in_parts_is_joined(ext, ref, turns):
     out = _call(ext, ref, *turns)
@@ -420,3 +422,8 @@ def test_her_number_is_not_the_callers(ext, ref):
 ])
 def test_a_message_read_out_is_the_sms_content(ext, ref, agent, caller, text):
     assert _call(ext, ref, (A, agent), (C, caller))["sms_content"]["value"] == text
+
+
+def test_a_correction_in_the_same_turn_as_the_number_applies_to_it(ext, ref):
+    out = _call(ext, ref, (A, "请问您的手机号码"), (C, "一三八零零一三八八六六 哦不对 最后一位是七"))
+    assert out["phone"]["value"] == "13800138867"
