@@ -27,6 +27,8 @@ def extract_appointment_time(u: Utterance) -> dict[str, Any] | None:
             continue  # 今天早上在家的时候断网: a past scene, not a visit
         if _in_past(m.future(u), u) and not m.future_marked:
             continue
+        if chosen is not None and m.value in chosen.value:
+            continue  # 后天下午吧，我后天调休在家: the later 后天 is the same time, said vaguer
         chosen = m
     if chosen is None:
         return None

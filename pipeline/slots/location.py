@@ -18,8 +18,9 @@ from hotline.pipeline.slots._lexicon import alternation, words
 __all__ = ["extract_location"]
 
 _NAME_STOP = "我你您他她它们在住是的了到去回往从离近于靠说这那呢吗吧啊呀哦嗯就也都还要想给让被把跟与及或很有没不个司"
-_NAME = rf"[^\W\d_a-zA-Z{_NAME_STOP}]"
-_POI_NAME = rf"[^\W\d_a-zA-Z{_NAME_STOP}省市区县镇乡]"
+# 都 is a stop word as an adverb (我们都在家) but part of 都市 / 都会 in names (东方都市花园).
+_NAME = rf"(?:[^\W\d_a-zA-Z{_NAME_STOP}]|都(?=市|会))"
+_POI_NAME = rf"(?:[^\W\d_a-zA-Z{_NAME_STOP}省市区县镇乡]|都(?=市|会))"
 _LOC_NUM = r"(?:[A-Za-z]?\d+|[A-Za-z]|[一二三四五六七八九十百零两]+)"
 # Inside an admin-area name (not first): 都 is a stop word as an adverb but part of 成都市, 花都区, 丰都县.
 _ADMIN_NAME = rf"{_NAME}(?:{_NAME}|都)"
@@ -58,6 +59,9 @@ _LOC_DISTRICT_AFTER_CITY = rf"(?<=市){_ADMIN_NAME}{{1,2}}?区"
 _DAO_NOT = "".join(f"(?<!{w})" for w in ("知道", "频道", "通道", "渠道", "味道", "难道", "轨道", "报道", "街道", "管道", "车道"))
 _LOC_DAO_ROAD = rf"{_NAME}{{2,5}}?道{_DAO_NOT}(?:{_LOC_NUM}号)?"
 _LOC_NUMBERED = rf"{_LOC_NUM}(?:号院|号楼|号|栋|幢|座|单元|楼|层|室|户|弄|组|期|区)"
+# Inside a chain: a part of a complex (北区, 东区) and a named complex with its phase (融创智谷三期), and a bare
+# 小区 / 社区 right after a road (学院路小区).
+_LOC_INSIDE = rf"[东南西北中]区|{_POI_NAME}{{2,6}}?{_LOC_NUM}期|(?<=[路街道])(?:小区|社区)"
 # A crossing: 双龙大道和胜太路路口 (a second road after 和/与/跟, then the corner itself).
 _LOC_CROSSING = rf"(?:和|与|跟){_NAME}{{2,5}}?(?:大道|大街|路{_ROAD_NOT}|街)(?:路口|交叉口|十字路口|口)?"
 # Only right after a house number: a named place (…号东部软件园, …号环球中心) - alone these words are too common.
@@ -91,7 +95,8 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], froz
     first = "|".join([rf"{_POI_NOT_FIRST}{_POI_NAME}{{2,8}}?(?:{poi})", *_LOC_COMPONENTS, rf"(?:{cities})(?!时间)市?"])
     # Inside a chain: 那个写字楼, 宿舍楼 (no name needed), then where in it: 里面, 门口, 地下室.
     # 宾虹路的紫金湾小区: a 的 between two parts of one address
-    cont = "|".join([_LOC_DISTRICT_AFTER_CITY, rf"(?:的|{_LOC_VIA})?(?:{first})", _LOC_CROSSING, _LOC_NUMBERED, _LOC_AFTER_NUMBER, _LOC_ROOM, _LOC_DAO_ROAD,
+    cont = "|".join([_LOC_DISTRICT_AFTER_CITY, rf"(?:的|{_LOC_VIA})?(?:{first})", _LOC_CROSSING, _LOC_NUMBERED,
+                     _LOC_INSIDE, _LOC_AFTER_NUMBER, _LOC_ROOM, _LOC_DAO_ROAD,
                      rf"(?:{fillers})?{_POI_NAME}{{0,6}}?(?:{poi})", rf"(?:{fillers})?(?:{positions})"])
     hint_chars = re.escape("".join(sorted(set(_LOC_SUFFIX_CHARS + poi_chars))))
     provinces = rf"北京|天津|上海|重庆|内蒙古|广西|西藏|宁夏|新疆|{_PROVINCES}"

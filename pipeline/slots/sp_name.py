@@ -19,6 +19,7 @@ from hotline.pipeline.slots._names import name_start
 
 __all__ = ["extract_sp_name"]
 
+_TIER = r"(?:[A-Za-z0-9]|[^\W\d_的了我你他她是在就也都还有没不给扣收])"  # 钻石, VIP: a tier between name and head word
 _QUOTED = r"[\"“「《'‘](?P<q>[^\"”」》'’]{2,16})[\"”」》'’]"
 
 
@@ -26,7 +27,8 @@ _QUOTED = r"[\"“「《'‘](?P<q>[^\"”」》'’]{2,16})[\"”」》'’]"
 def _patterns() -> dict[str, Any]:
     suffixes = alternation(words("sp", "suffixes"))
     return {
-        "known": re.compile(rf"(?:{alternation(words('sp', 'names'))})(?:{suffixes})?"),
+        # a known name and what follows it up to a head word: 咪咕视频钻石会员, 优酷VIP月卡, 彩铃音乐盒
+        "known": re.compile(rf"(?:{alternation(words('sp', 'names'))})(?:{_TIER}{{0,4}}?(?:{suffixes}))?"),
         "called": re.compile(
             rf"(?:叫做|叫|名叫|名字是|名称是)(?:什么)?(?:{_QUOTED}|(?P<n>[^\s,，。!?！？]{{2,14}}?))(?:的)?(?:{suffixes})"
         ),

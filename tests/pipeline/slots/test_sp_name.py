@@ -21,6 +21,9 @@ import pytest
         ("我参加了充一百送一百的活动", "充一百送一百的活动"),
         ("你们那个存话费送手机活动说好的手机没给", "存话费送手机活动"),
         ("被订购了游戏加速包月业务", "游戏加速包月业务"),
+        ("我开通了咪咕视频钻石会员", "咪咕视频钻石会员"),  # a known name, a tier, then the head word
+        ("优酷VIP月卡每个月扣我钱", "优酷VIP月卡"),
+        ("腾讯视频的会员扣了两次", "腾讯视频"),  # 的 is no part of the tier
     ],
 )
 def test_sp_name(slot: Callable[..., Any], text: str, value: str) -> None:
