@@ -1,12 +1,21 @@
 """Call-level slots: one value per field from all the turns of a call, both speakers, by the read-back rules.
 
-* The caller's own statements give values; the latest one wins, except that a fault time is replaced only by
-  a more specific one (the date, period and clock said; a vague 最近 ranks lowest): the onset said first
-  (今天早上开始) stands against a vaguer later time (今天), and a place against a passing mention less than half
-  its length (武进区湖塘镇聚湖雅苑8幢1203 against 家里).
+* The caller's own statements give values; the latest one wins, except where the value held stands
+  (``_HELD_STANDS``): a fault time is replaced only by a more specific one (the date, period and clock said; a
+  vague 最近 ranks lowest), so the onset said first (今天早上开始) stands against a vaguer later time (今天); a
+  place against a passing mention less than half its length (武进区湖塘镇聚湖雅苑8幢1203 against 家里), and the
+  address or message given when the agent asked for it against a later one said unasked and no longer; a
+  named device or model against a bare kind said later (魔百和, then 机顶盒).
+* A mobile said in parts is joined: in one turn (159 0228，后面是4713) or over the caller's turns after the
+  agent asked for the number (幺八五 八幺零幺 / 后四位呢 / 六六三七).
+* Right after the agent asks for a field, the caller's answer may give it without the words that mark it
+  elsewhere (``TurnInfo.answers``): a message read out (请问短信怎么写的 → 我念一下 …), a month (哪个月的发票
+  → 九月和十月份的), a visit time (您什么时间方便 → 明天全天我都在), someone else's number (您爱人的号码是多少 →
+  她是…). An agent's question gives no free-text value (SMS text, SP name, charge item).
 * The agent's read-back (您的号码是138…对吗) confirms a value when it matches; when it differs, the caller's
   next reply decides: a yes (对 / 是的) adopts the read-back, a correction (不对,最后一位是7 / 是5678不是5687 /
-  a new number) replaces it, anything else leaves the caller's value.
+  a new number) replaces it, anything else leaves the caller's value. A correction said in the same turn as
+  the number (…八八六六 哦不对 最后一位是七) applies to it.
 * A value only the agent said counts until the caller gives one (it is marked ``unconfirmed``); the agent's
   verdict on the identity check is the value itself.
 * A number the caller says with no cue right after the agent asked for another number field (请问对方号码是
