@@ -279,12 +279,13 @@ class CallSlotTracker:
         if "id_verified" in asked and "phone" not in asked:  # 后四位八八七三 answers 身份证后四位, not a correction
             edits = tuple(e for e in edits if e.kind == "replace")
         handled: set[str] = set()
-        applied: set[str] = set()  # the evidence of the edits that found their field
+        missed: list[Edit] = []  # edits that found no field yet
         for edit in edits:
             name = self._apply(edit, idx, info.ref, read_back)
             if name is not None:
                 handled.add(name)
-                applied.add(edit.evidence)
+            else:
+                missed.append(edit)
         if info.affirm:
             for name, held in self._pending.items():
                 if name not in values and name not in handled:
@@ -308,8 +309,8 @@ class CallSlotTracker:
             self._current[name] = _Held(slot, idx, status, asked=name in asked)
             self._touch(name)
         self._pending.clear()
-        for edit in edits:  # 一三八…六六 哦不对 最后一位是七: a correction of a number said in the same turn
-            if edit.evidence not in applied and not edit.readback_only and values:
+        for edit in missed if values else ():  # 一三八…六六 哦不对 最后一位是七: of a number said in this turn
+            if not edit.readback_only:
                 self._apply(edit, idx, info.ref, read_back)
 
     def _join_phone_parts(self, values: dict[str, dict[str, Any]], info: TurnInfo, idx: int, *,

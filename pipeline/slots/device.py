@@ -65,9 +65,12 @@ def extract_device(u: Utterance) -> dict[str, Any] | None:
     return {"value": value, "evidence": u.snippet(start, end)}
 
 
+# What names only a kind of device: the home kinds but the operators' product names, and phone brands alone.
+_BARE_KINDS = frozenset(_HOME_KINDS.split("|")) - _HOME_PRODUCTS
+_BARE_BRANDS = frozenset(re.sub(r"\(\?![^)]*\)", "", f"{_PHONE_BRANDS_SURE}|{_PHONE_BRANDS_NEED_MODEL}").split("|"))
+
+
 def is_generic_device(value: str) -> bool:
     """Whether a device value names only a kind (机顶盒, 路由器, 华为手机), no product or model (魔百和, 华为Mate60)."""
     v = value.strip().lower()
-    kinds = set(_HOME_KINDS.split("|")) - _HOME_PRODUCTS
-    brands = set(_PHONE_BRANDS_SURE.split("|")) | set(_PHONE_BRANDS_NEED_MODEL.replace("(?!期)", "").split("|"))
-    return v in kinds or v in brands or (v.endswith("手机") and v[:-2] in brands)
+    return v in _BARE_KINDS or v.removesuffix("手机") in _BARE_BRANDS

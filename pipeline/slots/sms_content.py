@@ -50,6 +50,13 @@ def _content_end(u: Utterance, start: int) -> int:
     return stop.start() if stop else end
 
 
+def _trim_end(text: str, start: int, end: int) -> int:
+    """``end`` moved back over trailing separators (内容是：…， → …)."""
+    while end > start and text[end - 1] in ",，、;；:： ":
+        end -= 1
+    return end
+
+
 def _content(u: Utterance) -> tuple[int, int] | None:
     p, text = _patterns(), u.norm
     for m in p["cue"].finditer(text):
@@ -57,8 +64,7 @@ def _content(u: Utterance) -> tuple[int, int] | None:
         if start < len(text) and text[start] in _QUOTES:
             start += 1
         end = _content_end(u, start)
-        while end > start and text[end - 1] in ",，、;；:： ":
-            end -= 1
+        end = _trim_end(text, start, end)
         for tail in _TRAILING:
             if text.endswith(tail, start, end):
                 end -= len(tail)
@@ -122,8 +128,7 @@ def sms_answer(u: Utterance) -> dict[str, Any] | None:
             start += 1 if start < len(text) and text[start] in _QUOTES else 0
             spans.append((start, _content_end(u, start)))
     for start, end in spans:
-        while end > start and text[end - 1] in ",，、;；:： ":
-            end -= 1
+        end = _trim_end(text, start, end)
         if end - start >= 4:
             slot: dict[str, Any] = {"value": text[start:end]}
             if u.has_pii(start, end):
